@@ -1,0 +1,1 @@
+# man/local.mk -- the manual pages (section 3mymalloc, 7, 1).

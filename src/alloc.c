@@ -1,0 +1,156 @@
+/*
+ * alloc.c -- malloc, calloc, realloc and the size-class tables.
+ *
+ * The fast path (mm_malloc) is a pop from the thread heap's direct page:
+ * TLS load, class lookup, two loads, the link check, two stores and the
+ * request counter.  Everything else is in mm_malloc_generic (noinline).
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+const uint32_t mm_class_size[MM_NCLASSES] = {
+  16, 32, 48, 64, 80, 96, 112, 128,
+  160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 896, 1024,
+  1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096, 5120, 6144, 7168, 8192,
+  10240, 12288, 14336, 16384, 20480, 24576, 28672, 32768,
+  40960, 49152, 57344, 65536,
+};
+
+/* mm_class_lookup[(n + 15) >> 4] is the class of n for n <= 1024
+ * (generated from mm_size_class's formula; test1 checks the two agree). */
+const uint8_t mm_class_lookup[MM_LOOKUP_MAX / 16 + 1] = {
+  0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 12, 12,
+  13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15, 16, 16, 16, 16, 16, 16,
+  16, 16, 17, 17, 17, 17, 17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 18, 18,
+  19, 19, 19, 19, 19, 19, 19, 19,
+};
+
+#if MM_STATS
+#define mm_count(x) ((x)++)
+#else
+#define mm_count(x) ((void)0)
+#endif
+
+/* Pop a block from pg (known to have one). */
+mm_inline void *page_pop(mm_heap_t *h, mm_page_t *pg, mm_block_t *b) {
+  mm_block_t *next = mm_decode(b);
+  if (mm_unlikely(((uintptr_t)next ^ (uintptr_t)b) > MM_SEGMENT_MASK) && next != NULL)
+    mm_corrupt("malloc", b, "corrupted free-list link");
+  pg->free = next;
+  pg->used++;
+  b->key = 0;
+  mm_count(h->stats[pg->class_idx].nmalloc);
+  return b;
+}
+
+void *mm_malloc(size_t n) {
+  mm_heap_t *h = mm_heap_tls;
+  if (mm_likely(n <= MM_LOOKUP_MAX)) {
+    mm_page_t *pg = h->direct[mm_class_lookup[(n + 15) >> 4]];
+    mm_block_t *b = pg->free;
+    if (mm_likely(b != NULL)) return page_pop(h, pg, b);
+  }
+  return mm_malloc_generic(h, n);
+}
+
+/* Everything malloc does not do in its fast path. */
+mm_noinline void *mm_malloc_generic(mm_heap_t *h, size_t n) {
+  if (mm_unlikely(h == &mm_heap_empty)) {
+    h = mm_heap_init_thread();
+    if (!h) { errno = ENOMEM; return NULL; }
+  }
+  if (n > MM_MEDIUM_MAX) return mm_huge_alloc(n, 0, false);
+  unsigned c = mm_size_class(n);
+  mm_page_t *pg = h->direct[c];
+  if (!pg->free) {
+#ifdef MM_DEBUG
+    mm_heap_check(h);
+#endif
+    pg = mm_page_find(h, c);
+    if (!pg) { errno = ENOMEM; return NULL; }
+  }
+  return page_pop(h, pg, pg->free);
+}
+
+/* Aligned allocation: a class whose blocks are multiples of `align` sits
+ * at aligned addresses, because pages start at 64 KiB boundaries; beyond
+ * that, a huge block placed at an aligned offset of its mapping.  Either
+ * way free() is the same O(1) free.  align: a power of two. */
+void *mm_malloc_aligned(size_t n, size_t align) {
+  if (align <= MM_ALIGN) return mm_malloc(n);
+  if (n > PTRDIFF_MAX) { errno = ENOMEM; return NULL; }
+  if (align <= ((size_t)1 << MM_SMALL_PAGE_SHIFT) && n <= MM_MEDIUM_MAX) {
+    size_t m = n < align ? align : n;
+    for (unsigned c = mm_size_class(m); c < MM_NCLASSES; c++) {
+      if ((mm_class_size[c] & (align - 1)) == 0) return mm_malloc(mm_class_size[c]);
+    }
+  }
+  return mm_huge_alloc(n ? n : 1, align, false);
+}
+
+void *mm_calloc(size_t nmemb, size_t size) {
+  size_t n;
+  if (mm_unlikely(__builtin_mul_overflow(nmemb, size, &n))) { errno = ENOMEM; return NULL; }
+  if (n > MM_MEDIUM_MAX) {
+    /* memory fresh from the kernel is known to be zero */
+    mm_heap_t *h = mm_heap_tls;
+    if (mm_unlikely(h == &mm_heap_empty) && !mm_heap_init_thread()) { errno = ENOMEM; return NULL; }
+    return mm_huge_alloc(n, 0, true);
+  }
+  void *p = mm_malloc(n);
+  if (mm_likely(p != NULL)) memset(p, 0, n);
+  return p;
+}
+
+/* Usable bytes of a block we returned (0 for NULL). */
+size_t mm_usable_size(void *p) {
+  if (!p) return 0;
+  mm_segment_t *s;
+  mm_page_t *pg;
+  const char *err = mm_check_pointer(p, &s, &pg);
+  if (err) mm_corrupt("malloc_usable_size", p, err);
+  if (s->kind == MM_HUGE) return s->size - s->huge_align_off;
+  return pg->block_size;
+}
+
+void *mm_realloc(void *p, size_t n) {
+  if (!p) return mm_malloc(n);
+  if (n == 0) { mm_free(p); return NULL; }   /* glibc: frees, returns NULL */
+  mm_segment_t *s;
+  mm_page_t *pg;
+  const char *err = mm_check_pointer(p, &s, &pg);
+  if (err) mm_corrupt("realloc", p, err);
+  if (n > PTRDIFF_MAX) { errno = ENOMEM; return NULL; }
+  size_t old;
+  if (s->kind == MM_HUGE) {
+    old = s->size - s->huge_align_off;
+    if (n > MM_MEDIUM_MAX) {
+      void *r = mm_huge_realloc(s, n);
+      if (r) return r;
+      /* fall through to copy (or fail) */
+    }
+  } else {
+    old = pg->block_size;
+    /* stay in place when the new size fits and wastes at most half */
+    if (n <= old && (n >= old / 2 || old <= 128)) return p;
+  }
+  void *q = mm_malloc(n);
+  if (!q) return NULL;   /* p untouched and still valid */
+  memcpy(q, p, n < old ? n : old);
+  mm_free(p);
+  return q;
+}
+
+MM_EXPORT_AS(mm_malloc, mymalloc_malloc)
+MM_EXPORT_AS(mm_calloc, mymalloc_calloc)
+MM_EXPORT_AS(mm_realloc, mymalloc_realloc)
+MM_EXPORT_AS(mm_usable_size, mymalloc_malloc_usable_size)
+MM_OVERRIDE_AS(mm_malloc, malloc)
+MM_OVERRIDE_AS(mm_calloc, calloc)
+MM_OVERRIDE_AS(mm_realloc, realloc)
+MM_OVERRIDE_AS(mm_usable_size, malloc_usable_size)
+MM_OVERRIDE_AS(mm_malloc, __libc_malloc)
+MM_OVERRIDE_AS(mm_calloc, __libc_calloc)
+MM_OVERRIDE_AS(mm_realloc, __libc_realloc)

@@ -1,0 +1,127 @@
+/*
+ * free.c -- free, and the checks that catch a bad pointer or a double free.
+ *
+ * Fast path: the segment by masking, one bit of the segment map, the page
+ * by shifting, the owner compared with the thread's heap, the free key
+ * compared (double free), then a push on page->free.  Everything else
+ * (another thread's page, a page on the full list, a huge block, an
+ * abandoned segment, a bad pointer) goes to mm_free_generic.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+#if MM_STATS
+#define mm_count(x) ((x)++)
+#else
+#define mm_count(x) ((void)0)
+#endif
+
+/* One line on stderr, then abort.  Never allocates. */
+mm_noreturn mm_cold void mm_corrupt(const char *fn, const void *p, const char *what) {
+  char buf[256];
+  mm_buf_t b = { buf, 0, sizeof(buf), 2 };
+  mm_buf_str(&b, "mymalloc: ");
+  mm_buf_str(&b, fn);
+  mm_buf_str(&b, "(): ");
+  mm_buf_str(&b, what);
+  mm_buf_str(&b, ": pointer ");
+  mm_buf_hex(&b, (uintptr_t)p);
+  mm_buf_str(&b, "\n");
+  mm_buf_flush(&b);
+  abort();
+}
+
+/* Full validation of a pointer given back to us: ours, at a block start,
+ * and live.  Returns NULL when valid, else what is wrong. */
+const char *mm_check_pointer(const void *p, mm_segment_t **sp, mm_page_t **pgp) {
+  mm_segment_t *s = mm_segment_of(p);
+  if (((uintptr_t)p & (MM_ALIGN - 1)) != 0 || !mm_segmap_has(s))
+    return "invalid pointer (not allocated by mymalloc)";
+  if (s->cookie != (mm_secret ^ (uintptr_t)s)) return "corrupted segment header";
+  mm_page_t *pg = mm_page_of(s, p);
+  *sp = s;
+  *pgp = pg;
+  if (s->kind == MM_HUGE) {
+    if ((uintptr_t)p != (uintptr_t)s + s->huge_align_off) return "invalid pointer (inside a block)";
+    if (pg->block_size == 0) return "double free (block is already free)";
+    return NULL;
+  }
+  if (pg->block_size == 0) return "invalid pointer (in an unused page)";
+  uintptr_t off = (uintptr_t)p - (uintptr_t)pg->start;
+  if ((uintptr_t)p < (uintptr_t)pg->start || off % pg->block_size != 0 ||
+      off / pg->block_size >= pg->reserved)
+    return "invalid pointer (not at the start of a block)";
+  if (((const mm_block_t *)p)->key == mm_free_key) return "double free (block is already free)";
+  return NULL;
+}
+
+void mm_free(void *p) {
+  mm_segment_t *s = mm_segment_of(p);
+  if (mm_likely(mm_segmap_has(s))) {
+    mm_page_t *pg = mm_page_of(s, p);
+    mm_heap_t *h = mm_heap_tls;
+    mm_block_t *b = (mm_block_t *)p;
+    if (mm_likely(atomic_load_explicit(&pg->owner, memory_order_relaxed) == (uintptr_t)h)) {
+      if (mm_unlikely(b->key == mm_free_key)) mm_corrupt("free", p, "double free (block is already free)");
+      b->next = mm_encode(b, pg->free);
+      b->key = mm_free_key;
+      pg->free = b;
+      mm_count(h->stats[pg->class_idx].nfree);
+      if (mm_unlikely(--pg->used == 0)) mm_page_emptied(h, pg);
+      return;
+    }
+    mm_free_generic(s, pg, b, "free");
+    return;
+  }
+  if (p == NULL) return;
+  mm_corrupt("free", p, "invalid pointer (not allocated by mymalloc)");
+}
+
+/* Every free that is not the owner's own small free. */
+mm_noinline void mm_free_generic(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, const char *fn) {
+  mm_segment_t *s2;
+  mm_page_t *pg2;
+  const char *err = mm_check_pointer(b, &s2, &pg2);
+  if (err) mm_corrupt(fn, b, err);
+  if (s->kind == MM_HUGE) { mm_huge_free(s); return; }
+
+  mm_heap_t *me = mm_heap_tls;
+  uintptr_t owner = atomic_load_explicit(&pg->owner, memory_order_relaxed);
+  if ((owner & ~(uintptr_t)1) == (uintptr_t)me && me != &mm_heap_empty) {
+    /* our own page, on the full list: it has room again */
+    mm_page_unfull(me, pg);
+    b->next = mm_encode(b, pg->free);
+    b->key = mm_free_key;
+    pg->free = b;
+    mm_count(me->stats[pg->class_idx].nfree);
+    if (--pg->used == 0) mm_page_emptied(me, pg);
+    return;
+  }
+
+  /* Another thread's page (or an abandoned one): push on its xfree list.
+   * The block stays counted in pg->used until the owner collects it. */
+  b->key = mm_free_key;
+  mm_block_t *head = atomic_load_explicit(&pg->xfree, memory_order_relaxed);
+  do {
+    b->next = mm_encode(b, head);
+  } while (!atomic_compare_exchange_weak_explicit(&pg->xfree, &head, b,
+                                                  memory_order_seq_cst, memory_order_relaxed));
+  /* If the page is (now) on its owner's full list, tell the owner. */
+  owner = atomic_load_explicit(&pg->owner, memory_order_seq_cst);
+  if (owner & 1) atomic_store_explicit(&((mm_heap_t *)(owner & ~(uintptr_t)1))->full_xfree, 1, memory_order_release);
+#if MM_STATS
+  if (me != &mm_heap_empty) {
+    me->stats[pg->class_idx].nfree++;
+    me->stats[pg->class_idx].nfree_remote++;
+  } else {
+    mm_stats_count_orphan_free(pg->class_idx);
+  }
+#endif
+}
+
+MM_EXPORT_AS(mm_free, mymalloc_free)
+MM_OVERRIDE_AS(mm_free, free)
+MM_OVERRIDE_AS(mm_free, cfree)
+MM_OVERRIDE_AS(mm_free, __libc_free)

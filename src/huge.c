@@ -1,0 +1,236 @@
+/*
+ * huge.c -- blocks above 64 KiB, each in its own mmap() mapping.
+ *
+ * Layout: the mapping starts at a 4 MiB boundary with a header (an
+ * mm_segment_t of kind MM_HUGE, registered in the segment map); the block
+ * starts one OS page further, or at `align` for aligned requests
+ * (exactly 4 MiB further when align >= 4 MiB: the (p - 1) of
+ * mm_segment_of finds the header then too).  free() is the same O(1)
+ * lookup as for small blocks.
+ *
+ * Freed huge mappings go to a cache, bounded in bytes (MYMALLOC_HUGE_CACHE_MB)
+ * and in time (MYMALLOC_HUGE_DECAY_MS): programs that allocate and free big
+ * buffers in a loop reuse them instead of paying page faults each round.
+ * realloc grows in place with mremap() when the kernel can, else moves the
+ * pages with mremap(MREMAP_FIXED) into a new 4 MiB-aligned reservation,
+ * without copying.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+static pthread_mutex_t mm_huge_lock = PTHREAD_MUTEX_INITIALIZER;
+static mm_segment_t *mm_huge_cache;      /* newest first */
+static size_t mm_huge_cache_bytes;
+
+static size_t huge_header_size(void) {
+  return mm_align_up(offsetof(mm_segment_t, pages) + sizeof(mm_page_t), mm_os_page);
+}
+
+static void huge_init(mm_segment_t *s, size_t size, size_t off, size_t n) {
+  s->kind = MM_HUGE;
+  s->page_shift = 63;
+  s->from_sbrk = 0;
+  s->npages = 1;
+  s->first_page = 0;
+  s->used_pages = 1;
+  s->free_slots = 0;
+  s->size = size;
+  s->huge_align_off = off;
+  s->heap = NULL;
+  s->next = s->prev = NULL;
+  mm_page_t *pg = &s->pages[0];
+  memset(pg, 0, sizeof(*pg));
+  pg->block_size = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;   /* != 0: live */
+  pg->capacity = 1;
+  pg->reserved = 1;
+  pg->used = 1;
+  pg->class_idx = MM_HUGE_CLASS;
+  pg->start = (uint8_t *)s + off;
+  s->cookie = mm_secret ^ (uintptr_t)s;
+}
+
+static void huge_account_alloc(size_t usable) {
+  atomic_fetch_add(&mm_os_stats.huge_count, 1);
+  atomic_fetch_add(&mm_os_stats.huge_bytes, usable);
+  atomic_fetch_add(&mm_os_stats.huge_requests, 1);
+}
+
+/* Take a cached mapping of at least `size` bytes (lock held). */
+static mm_segment_t *cache_take(size_t size) {
+  mm_segment_t *best = NULL;
+  for (mm_segment_t *s = mm_huge_cache; s; s = s->next)
+    if (s->size >= size && (!best || s->size < best->size)) best = s;
+  if (!best || best->size > 2 * size + MM_SEGMENT_SIZE) return NULL;
+  if (best->prev) best->prev->next = best->next; else mm_huge_cache = best->next;
+  if (best->next) best->next->prev = best->prev;
+  mm_huge_cache_bytes -= best->size;
+  atomic_store(&mm_os_stats.huge_cached_bytes, mm_huge_cache_bytes);
+  return best;
+}
+
+void *mm_huge_alloc(size_t n, size_t align, bool zero) {
+  if (n > PTRDIFF_MAX) { errno = ENOMEM; return NULL; }
+  size_t off = huge_header_size();
+  if (align > off) off = align < MM_SEGMENT_SIZE ? align : MM_SEGMENT_SIZE;
+  size_t size;
+  if (__builtin_add_overflow(n, off + mm_os_page - 1, &size)) { errno = ENOMEM; return NULL; }
+  size &= ~(mm_os_page - 1);
+
+  mm_segment_t *s = NULL;
+  if (align <= huge_header_size() && mm_huge_cache) {
+    pthread_mutex_lock(&mm_huge_lock);
+    s = cache_take(size);
+    pthread_mutex_unlock(&mm_huge_lock);
+    if (s) {
+      if (s->size > size + (size >> 3)) {       /* give back a big tail */
+        mm_os_munmap((uint8_t *)s + size, s->size - size);
+        s->size = size;
+        mm_stats_os_changed(0);
+      }
+      huge_init(s, s->size, off, n);
+      if (zero) memset((uint8_t *)s + off, 0, n);
+      huge_account_alloc(s->size - off);
+      return (uint8_t *)s + off;
+    }
+  }
+  if (align <= MM_SEGMENT_SIZE) {
+    size_t mapped;
+    s = mm_os_mmap_aligned(size, MM_SEGMENT_SIZE, &mapped);
+  } else {
+    /* the block at base + 4 MiB must be a multiple of align */
+    size_t extra = align;
+    if (size + extra < size) { errno = ENOMEM; return NULL; }
+    uint8_t *raw = mm_os_mmap(size + extra);
+    if (raw) {
+      uint8_t *base = (uint8_t *)(mm_align_up((uintptr_t)raw + MM_SEGMENT_SIZE, align) - MM_SEGMENT_SIZE);
+      size_t head = (size_t)(base - raw), tail = extra - head;
+      if (head) mm_os_munmap(raw, head);
+      if (tail) mm_os_munmap(base + size, tail);
+      s = (mm_segment_t *)base;
+    }
+  }
+  if (!s) { errno = ENOMEM; return NULL; }
+  huge_init(s, size, off, n);
+  mm_segmap_set(s, true);
+  huge_account_alloc(size - off);
+  return (uint8_t *)s + off;
+}
+
+static void huge_unmap(mm_segment_t *s) {
+  mm_segmap_set(s, false);
+  mm_os_munmap(s, s->size);
+  mm_stats_os_changed(0);
+}
+
+/* Drop cached mappings past their decay or over the byte bound (lock held);
+ * they are chained on *out to be unmapped after unlocking. */
+static void cache_expire(bool force, mm_segment_t **out) {
+  uint64_t now = mm_clock_ns();
+  uint64_t decay = (uint64_t)mm_option(MM_OPT_HUGE_DECAY_MS) * 1000000u;
+  size_t bound = (size_t)mm_option(MM_OPT_HUGE_CACHE_MB) << 20;
+  mm_segment_t *s = mm_huge_cache, *last = NULL;
+  while (s) { last = s; s = s->next; }
+  for (s = last; s;) {   /* oldest first */
+    mm_segment_t *prev = s->prev;
+    if (force || mm_huge_cache_bytes > bound || now - s->freed_at_ns >= decay) {
+      if (s->prev) s->prev->next = s->next; else mm_huge_cache = s->next;
+      if (s->next) s->next->prev = s->prev;
+      mm_huge_cache_bytes -= s->size;
+      s->next = *out;
+      *out = s;
+    }
+    s = prev;
+  }
+  atomic_store(&mm_os_stats.huge_cached_bytes, mm_huge_cache_bytes);
+}
+
+void mm_huge_free(mm_segment_t *s) {
+  size_t usable = s->size - s->huge_align_off;
+  s->pages[0].block_size = 0;   /* free: a second free is detected */
+  atomic_fetch_sub(&mm_os_stats.huge_count, 1);
+  atomic_fetch_sub(&mm_os_stats.huge_bytes, usable);
+  atomic_fetch_add(&mm_os_stats.huge_frees, 1);
+  mm_segment_t *victims = NULL;
+  size_t bound = (size_t)mm_option(MM_OPT_HUGE_CACHE_MB) << 20;
+  pthread_mutex_lock(&mm_huge_lock);
+  if (s->size <= bound && s->huge_align_off == huge_header_size()) {
+    s->freed_at_ns = mm_clock_ns();
+    s->prev = NULL;
+    s->next = mm_huge_cache;
+    if (mm_huge_cache) mm_huge_cache->prev = s;
+    mm_huge_cache = s;
+    mm_huge_cache_bytes += s->size;
+  } else {
+    s->next = victims;
+    victims = s;
+  }
+  cache_expire(false, &victims);
+  pthread_mutex_unlock(&mm_huge_lock);
+  while (victims) {
+    mm_segment_t *next = victims->next;
+    huge_unmap(victims);
+    victims = next;
+  }
+}
+
+size_t mm_huge_cache_purge(bool force) {
+  mm_segment_t *victims = NULL;
+  pthread_mutex_lock(&mm_huge_lock);
+  cache_expire(force, &victims);
+  pthread_mutex_unlock(&mm_huge_lock);
+  size_t n = 0;
+  while (victims) {
+    mm_segment_t *next = victims->next;
+    n += victims->size;
+    huge_unmap(victims);
+    victims = next;
+  }
+  return n;
+}
+
+/* Resize a huge block without copying where the kernel allows.
+ * NULL: could not (the caller copies, or fails leaving the block intact). */
+void *mm_huge_realloc(mm_segment_t *s, size_t n) {
+  size_t off = s->huge_align_off;
+  size_t size;
+  if (__builtin_add_overflow(n, off + mm_os_page - 1, &size)) return NULL;
+  size &= ~(mm_os_page - 1);
+  size_t old_usable = s->size - off;
+  uint8_t *p = (uint8_t *)s + off;
+  if (size == s->size) return p;
+  if (size < s->size) {
+    if (s->size - size < (s->size >> 2)) return p;   /* keep small shrinks */
+    mm_os_munmap((uint8_t *)s + size, s->size - size);
+    s->size = size;
+  } else if (mm_os_mremap(s, s->size, size, NULL)) {
+    s->size = size;
+  } else {
+    if (off >= MM_SEGMENT_SIZE) return NULL;      /* alignment would be lost */
+    size_t mapped;
+    void *dst = mm_os_mmap_aligned(size, MM_SEGMENT_SIZE, &mapped);
+    if (!dst) return NULL;
+    mm_segmap_set(s, false);
+    if (!mm_os_mremap(s, s->size, size, dst)) {
+      mm_segmap_set(s, true);
+      mm_os_munmap(dst, size);
+      return NULL;
+    }
+    s = dst;
+    s->size = size;
+    s->cookie = mm_secret ^ (uintptr_t)s;
+    s->pages[0].start = (uint8_t *)s + off;
+    mm_segmap_set(s, true);
+    p = (uint8_t *)s + off;
+  }
+  s->pages[0].block_size = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+  atomic_fetch_add(&mm_os_stats.huge_bytes, s->size - off);
+  atomic_fetch_sub(&mm_os_stats.huge_bytes, old_usable);
+  mm_stats_os_changed(0);
+  return p;
+}
+
+void mm_huge_fork_prepare(void) { pthread_mutex_lock(&mm_huge_lock); }
+void mm_huge_fork_parent(void) { pthread_mutex_unlock(&mm_huge_lock); }
+void mm_huge_fork_child(void) { pthread_mutex_init(&mm_huge_lock, NULL); }

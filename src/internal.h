@@ -1,0 +1,413 @@
+/*
+ * internal.h -- the design of mymalloc, its data structures and invariants.
+ *
+ * Read this file first.  Everything else implements what is written here.
+ *
+ * ==========================================================================
+ * Glossary
+ * ==========================================================================
+ *
+ * block    What malloc returns.  Blocks of one page all have the same size
+ *          (the page's size class).  A free block holds, in its first two
+ *          words, the encoded link to the next free block and the free key.
+ *
+ * page     A run of memory inside a segment that serves ONE size class:
+ *          64 KiB for classes up to 8 KiB ("small" segments), 512 KiB for
+ *          classes up to 64 KiB ("medium" segments).  Its descriptor
+ *          (mm_page) lives in the segment header, never beside user data.
+ *
+ * segment  MM_SEGMENT_SIZE (4 MiB) of address space aligned to its own size,
+ *          obtained from sbrk() (or mmap() when sbrk fails or is disabled).
+ *          Its first MM_META bytes are: one OS page left PROT_NONE (a guard
+ *          against overflows from the segment below), then the header
+ *          (mm_segment and the page descriptors).  All its pages have the
+ *          same size.  A "huge" segment holds one block larger than 64 KiB
+ *          in its own mmap() mapping.
+ *
+ * heap     Per-thread state (mm_heap), found through the initial-exec TLS
+ *          pointer mm_heap_tls.  It owns segments; it keeps for each size
+ *          class a queue of pages and the "direct" page malloc pops from.
+ *
+ * ==========================================================================
+ * The paths
+ * ==========================================================================
+ *
+ * malloc (alloc.c): size -> class (a table for <= 1 KiB); page =
+ *   heap->direct[class]; pop page->free.  No lock, no atomic.  When the
+ *   list is empty, mm_malloc_generic() (noinline) refills: it collects
+ *   the page's cross-thread list, carves fresh blocks, moves to another
+ *   page of the class, takes a free page slot from one of the heap's
+ *   segments, adopts an abandoned segment, or gets a new segment.
+ *
+ * free (free.c): segment = (p - 1) & ~(MM_SEGMENT_SIZE - 1); the segment
+ *   map (segment.c, one bit per 4 MiB of address space) says whether it is
+ *   ours -- O(1), no search.  page = segment->pages[offset >> page_shift].
+ *   If page->owner is the calling thread's heap: push on page->free.
+ *   Otherwise (another thread's page, a full page, a huge block, an
+ *   abandoned segment) mm_free_generic(): for another thread's page an
+ *   atomic push on page->xfree, which the owner collects when it needs
+ *   blocks of that class.
+ *
+ * The (p - 1) lets a huge block aligned to 4 MiB or more sit exactly at
+ * the end of the first 4 MiB of its mapping (mimalloc does the same).
+ *
+ * ==========================================================================
+ * Invariants (checked by mm_heap_check() in --enable-debug builds)
+ * ==========================================================================
+ *
+ *  I1  for every page: used + |free| + |xfree| + (capacity - reserved)
+ *      == capacity, where |xfree| is the number of blocks pushed by other
+ *      threads and not yet collected.
+ *  I2  every block on page->free or page->xfree lies inside the page at a
+ *      block boundary, and carries the free key in its second word.
+ *  I3  page->owner is the owning heap, (heap | 1) while the page sits on
+ *      the heap's full list, or NULL while the segment is abandoned.
+ *  I4  segment->used_pages == number of pages in use (page->block_size != 0)
+ *      and segment->free_slots has a bit for every other page.
+ *  I5  a segment is in the segment map iff it is live (owned, abandoned,
+ *      cached in the segment pool or a cached huge mapping).
+ *  I6  every pointer returned is a multiple of 16 (MM_ALIGN).
+ *
+ * ==========================================================================
+ * Size classes  (the "fixed-size bins")
+ * ==========================================================================
+ *
+ *  class  0..7  : 16 32 48 64 80 96 112 128            (16-byte steps)
+ *  class  8..43 : four classes per doubling, block = 2^k * (5,6,7,8)/8
+ *                 160 192 224 256 | 320 384 448 512 | 640 768 896 1024 |
+ *                 1280 .. 2048 | 2560 .. 4096 | 5120 .. 8192 |
+ *                 10240 .. 16384 | 20480 .. 32768 | 40960 .. 65536
+ *  > 64 KiB     : a huge block in its own mapping (huge.c).
+ *
+ *  Worst-case internal waste: up to 15 bytes below 128 (47% of a 32-byte
+ *  block asked as 17), then under 20% of the block (129 -> 160, 257 ->
+ *  320 ...: (2^k/8 - 1) / (2^k * 5/8)); huge blocks waste less than one OS
+ *  page plus the one-page header.  Page tail waste: at most one block of
+ *  the page (< 1.6% for small pages except 5-7 KiB classes: < 11%).
+ */
+#ifndef MM_INTERNAL_H
+#define MM_INTERNAL_H
+
+#include "config.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+
+#include "mymalloc/malloc.h"
+
+/* ---- compiler helpers -------------------------------------------------- */
+#define mm_likely(x)    __builtin_expect(!!(x), 1)
+#define mm_unlikely(x)  __builtin_expect(!!(x), 0)
+#define mm_noinline     __attribute__((noinline))
+#define mm_cold         __attribute__((cold, noinline))
+#define mm_inline       static inline __attribute__((always_inline))
+#define mm_export       __attribute__((visibility("default")))
+#define mm_noreturn     __attribute__((noreturn))
+
+/* Relaxed access for fields that other threads read (statistics). */
+#define mm_load_relaxed(p)      __atomic_load_n((p), __ATOMIC_RELAXED)
+#define mm_store_relaxed(p, v)  __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+
+#ifdef MM_DEBUG
+#define mm_assert(c) ((c) ? (void)0 : mm_fatal_assert(#c, __FILE__, __LINE__))
+#else
+#define mm_assert(c) ((void)0)
+#endif
+
+/* Export `impl` under the public name `name` (same address, no wrapper).
+ * MM_EXPORT_AS: always (the prefixed API).  MM_OVERRIDE_AS: only when the
+ * library overrides libc (not with --disable-override).  No symbol
+ * version: a versioned malloc would not bind malloc@GLIBC_2.2.5. */
+#define MM_EXPORT_AS(impl, name) \
+  extern __typeof__(impl) name __attribute__((alias(#impl), visibility("default")));
+#ifdef MM_OVERRIDE
+#define MM_OVERRIDE_AS(impl, name) MM_EXPORT_AS(impl, name)
+#else
+#define MM_OVERRIDE_AS(impl, name)
+#endif
+
+/* ---- fixed parameters ---------------------------------------------------- */
+#define MM_ALIGN             16
+#define MM_SEGMENT_SHIFT     22                       /* 4 MiB */
+#define MM_SEGMENT_SIZE      ((size_t)1 << MM_SEGMENT_SHIFT)
+#define MM_SEGMENT_MASK      (MM_SEGMENT_SIZE - 1)
+#define MM_SMALL_PAGE_SHIFT  16                       /* 64 KiB */
+#define MM_MEDIUM_PAGE_SHIFT 19                       /* 512 KiB */
+#define MM_META              ((size_t)64 << 10)       /* guard + header */
+#define MM_MAX_PAGES         (MM_SEGMENT_SIZE >> MM_SMALL_PAGE_SHIFT)
+
+#define MM_NCLASSES          44
+#define MM_SMALL_MAX         8192                     /* small pages */
+#define MM_MEDIUM_MAX        65536                    /* largest class */
+#define MM_LOOKUP_MAX        1024                     /* table lookup */
+#define MM_HUGE_CLASS        MM_NCLASSES              /* stats row of huge */
+
+/* Address space covered by the segment map: 47 bits (x86_64 user space). */
+#define MM_ADDRESS_BITS      47
+#define MM_SEGMAP_WORDS      ((size_t)1 << (MM_ADDRESS_BITS - MM_SEGMENT_SHIFT - 6))
+
+/* ---- data structures ------------------------------------------------------ */
+typedef struct mm_block_s   mm_block_t;
+typedef struct mm_page_s    mm_page_t;
+typedef struct mm_segment_s mm_segment_t;
+typedef struct mm_heap_s    mm_heap_t;
+
+struct mm_block_s {
+  uintptr_t next;                 /* encoded link (mm_encode) */
+  uintptr_t key;                  /* mm_free_key while the block is free */
+};
+
+enum mm_kind { MM_SMALL = 0, MM_MEDIUM = 1, MM_HUGE = 2 };
+
+struct mm_page_s {
+  mm_block_t *free;               /* owner's free list (encoded links) */
+  uint32_t used;                  /* blocks out of the page (incl. in xfree) */
+  uint32_t block_size;            /* 0: the page slot is not in use */
+  _Atomic(uintptr_t) owner;       /* heap, heap|1 on the full list, or 0 */
+  _Atomic(mm_block_t *) xfree;    /* blocks freed by other threads */
+  uint8_t *start;                 /* first block */
+  uint32_t capacity;              /* blocks that fit */
+  uint32_t reserved;              /* blocks carved so far (bump) */
+  uint8_t class_idx;              /* size class (MM_HUGE_CLASS for huge) */
+  uint8_t in_full;                /* on the heap's full list */
+  uint8_t is_zero;                /* huge: memory fresh from the kernel */
+  uint8_t unused_pad;
+  uint32_t index;                 /* slot in the segment */
+  mm_page_t *next, *prev;         /* the heap's queue of this class */
+};
+
+struct mm_segment_s {
+  uintptr_t cookie;               /* mm_secret ^ address: header is intact */
+  uint8_t kind;                   /* enum mm_kind */
+  uint8_t page_shift;             /* log2 page size; 63 for huge */
+  uint8_t from_sbrk;              /* sbrk memory: never munmap */
+  uint8_t purged;                 /* free pages were given back (pool) */
+  uint32_t npages;                /* page slots (incl. those in the header) */
+  uint32_t first_page;            /* first slot usable for blocks */
+  uint32_t used_pages;            /* slots in use */
+  uint64_t free_slots;            /* bit i: slot i is free */
+  uint64_t purged_slots;          /* bit i: free slot i was given back */
+  size_t size;                    /* bytes of address space (huge: mapping) */
+  size_t huge_align_off;          /* huge: offset of the block from base */
+  mm_heap_t *heap;                /* owner, NULL when abandoned or pooled */
+  mm_segment_t *next, *prev;      /* heap's list / abandoned / pool / cache */
+  uint64_t freed_at_ns;           /* pool / huge cache: time of release */
+  mm_page_t pages[MM_MAX_PAGES];
+};
+
+/* Per-class counters of a heap.  Only the owning thread writes them;
+ * the report reads them with relaxed loads. */
+typedef struct mm_class_stats_s {
+  uint64_t nmalloc;               /* allocation requests */
+  uint64_t nfree;                 /* free requests made by this thread */
+  uint64_t nfree_remote;          /*  .. of which on another thread's page */
+  uint64_t ncollected;            /* remote frees collected into our pages */
+  uint64_t pages;                 /* pages held */
+  uint64_t blocks;                /* their capacity */
+} mm_class_stats_t;
+
+typedef struct mm_page_queue_s {
+  mm_page_t *first, *last;
+} mm_page_queue_t;
+
+struct mm_heap_s {
+  mm_page_t *direct[MM_NCLASSES];         /* malloc pops from these */
+  mm_page_queue_t queue[MM_NCLASSES];     /* pages with room */
+  mm_page_queue_t full[MM_NCLASSES];      /* pages without room */
+  mm_segment_t *segments[2];              /* small, medium with free slots */
+  mm_segment_t *segments_full[2];         /* no free slot */
+  _Atomic(int) full_xfree;                /* a remote free hit a full page */
+  mm_heap_t *next_heap, *prev_heap;       /* all heaps (mm_heaps) */
+  uint32_t npages_total;
+  uint8_t live;                           /* 0: in the free heap pool */
+  uint64_t trim_seen;                     /* mm_trim_epoch acted upon */
+  mm_class_stats_t stats[MM_NCLASSES];
+};
+
+/* ---- globals ---------------------------------------------------------------- */
+extern uintptr_t mm_secret;               /* link encoding */
+extern uintptr_t mm_free_key;             /* marks free blocks */
+extern size_t mm_os_page;                 /* sysconf(_SC_PAGESIZE) */
+extern mm_heap_t mm_heap_empty;           /* every thread starts here */
+extern mm_page_t mm_page_empty;           /* direct[] of mm_heap_empty */
+extern _Atomic(uint64_t) mm_segmap[MM_SEGMAP_WORDS];
+extern __thread mm_heap_t *mm_heap_tls __attribute__((tls_model("initial-exec")));
+extern const uint8_t mm_class_lookup[MM_LOOKUP_MAX / 16 + 1];
+extern const uint32_t mm_class_size[MM_NCLASSES];
+
+/* ---- small inline helpers ------------------------------------------------------ */
+mm_inline unsigned mm_size_class(size_t n) {
+  if (mm_likely(n <= MM_LOOKUP_MAX)) return mm_class_lookup[(n + 15) >> 4];
+  size_t m = n - 1;
+  unsigned bit = 63u - (unsigned)__builtin_clzl(m);
+  return 8u + (bit - 7u) * 4u + (unsigned)((m >> (bit - 2u)) & 3u);
+}
+
+mm_inline mm_segment_t *mm_segment_of(const void *p) {
+  return (mm_segment_t *)(((uintptr_t)p - 1) & ~(uintptr_t)MM_SEGMENT_MASK);
+}
+
+/* Is the segment at s one of ours?  (also false for NULL's (p-1)) */
+mm_inline bool mm_segmap_has(const mm_segment_t *s) {
+  uintptr_t i = (uintptr_t)s >> MM_SEGMENT_SHIFT;
+  if (mm_unlikely((i >> 6) >= MM_SEGMAP_WORDS)) return false;
+  return (atomic_load_explicit(&mm_segmap[i >> 6], memory_order_relaxed) >> (i & 63)) & 1;
+}
+
+mm_inline mm_page_t *mm_page_of(mm_segment_t *s, const void *p) {
+  return &s->pages[((uintptr_t)p - (uintptr_t)s) >> s->page_shift];
+}
+
+/* Free-list links are stored as next ^ secret ^ (address of the block):
+ * a forged or overwritten link decodes to garbage that mm_decode's caller
+ * catches (it must stay inside the block's segment). */
+mm_inline uintptr_t mm_encode(const mm_block_t *b, const mm_block_t *next) {
+  return (uintptr_t)next ^ mm_secret ^ (uintptr_t)b;
+}
+mm_inline mm_block_t *mm_decode(const mm_block_t *b) {
+  return (mm_block_t *)(b->next ^ mm_secret ^ (uintptr_t)b);
+}
+
+static inline size_t mm_align_up(size_t n, size_t a) { return (n + a - 1) & ~(a - 1); }
+
+/* ---- cross-file functions ---------------------------------------------------- */
+/* init.c */
+mm_heap_t *mm_heap_init_thread(void);
+void mm_process_init(void);
+uint64_t mm_clock_ns(void);
+extern _Atomic(int) mm_process_ready;
+
+/* alloc.c */
+void *mm_malloc_generic(mm_heap_t *h, size_t n);
+void *mm_malloc(size_t n);
+void *mm_malloc_aligned(size_t n, size_t align);
+void *mm_calloc(size_t nmemb, size_t size);
+void *mm_realloc(void *p, size_t n);
+size_t mm_usable_size(void *p);
+mm_block_t *mm_page_pop_slow(mm_heap_t *h, mm_page_t *pg);
+
+/* posix.c */
+int mm_stats_print(int fd, const char *format);
+void mm_malloc_stats(void);
+struct mallinfo2 mm_mallinfo2(void);
+struct mallinfo mm_mallinfo(void);
+size_t mm_segment_purge_free_slots(mm_heap_t *h);
+extern _Atomic(uint64_t) mm_trim_epoch;
+
+/* free.c */
+void mm_free(void *p);
+void mm_free_generic(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, const char *fn);
+mm_noreturn void mm_corrupt(const char *fn, const void *p, const char *what);
+const char *mm_check_pointer(const void *p, mm_segment_t **sp, mm_page_t **pgp);
+
+/* page.c */
+mm_page_t *mm_page_find(mm_heap_t *h, unsigned c);
+void mm_page_collect(mm_page_t *pg);
+void mm_page_emptied(mm_heap_t *h, mm_page_t *pg);
+void mm_page_unfull(mm_heap_t *h, mm_page_t *pg);
+void mm_heap_collect_full(mm_heap_t *h);
+void mm_queue_remove(mm_page_queue_t *q, mm_page_t *pg);
+void mm_queue_push(mm_page_queue_t *q, mm_page_t *pg);
+size_t mm_heap_release_empty(mm_heap_t *h, bool all);
+
+/* segment.c */
+mm_segment_t *mm_segment_alloc(mm_heap_t *h, enum mm_kind kind);
+void mm_segment_free(mm_segment_t *s);
+mm_page_t *mm_segment_page_alloc(mm_heap_t *h, enum mm_kind kind);
+void mm_segment_page_free(mm_heap_t *h, mm_page_t *pg);
+void mm_segmap_set(const mm_segment_t *s, bool on);
+void mm_heap_abandon(mm_heap_t *h);
+bool mm_segment_try_adopt(mm_heap_t *h);
+size_t mm_segment_pool_purge(bool force);
+void mm_segment_fork_prepare(void);
+void mm_segment_fork_parent(void);
+void mm_segment_fork_child(void);
+
+/* huge.c */
+void *mm_huge_alloc(size_t n, size_t align, bool zero);
+void mm_huge_free(mm_segment_t *s);
+void *mm_huge_realloc(mm_segment_t *s, size_t n);
+size_t mm_huge_cache_purge(bool force);
+void mm_huge_fork_prepare(void);
+void mm_huge_fork_parent(void);
+void mm_huge_fork_child(void);
+
+/* os.c -- the whole contact with the kernel (see os.c for the contract) */
+void *mm_os_sbrk_segment(size_t size);
+void *mm_os_mmap_aligned(size_t size, size_t align, size_t *mapped);
+void *mm_os_mmap(size_t size);
+int mm_os_munmap(void *addr, size_t size);
+int mm_os_purge(void *addr, size_t size);
+int mm_os_guard(void *addr, size_t size);
+bool mm_os_sbrk_trim(void *addr, size_t size);
+void *mm_os_mremap(void *addr, size_t old_size, size_t new_size, void *fixed);
+void mm_os_write(int fd, const char *s, size_t n);
+
+/* stats.c */
+typedef struct mm_os_stats_s {
+  _Atomic(uint64_t) sbrk_bytes;           /* obtained with sbrk */
+  _Atomic(uint64_t) mmap_bytes;           /* currently mapped with mmap */
+  _Atomic(uint64_t) mmap_total;           /* ever mapped */
+  _Atomic(uint64_t) purged_bytes;         /* currently given back */
+  _Atomic(uint64_t) peak_bytes;           /* peak of sbrk + mmap - purged */
+  _Atomic(uint64_t) huge_count;           /* live huge blocks */
+  _Atomic(uint64_t) huge_bytes;           /* their usable bytes */
+  _Atomic(uint64_t) huge_requests;
+  _Atomic(uint64_t) huge_frees;
+  _Atomic(uint64_t) huge_cached_bytes;    /* in the huge cache */
+  _Atomic(uint64_t) heaps_live;
+  _Atomic(uint64_t) heaps_abandoned;
+  _Atomic(uint64_t) segments_abandoned;
+  _Atomic(uint64_t) segments;             /* small/medium segments held */
+} mm_os_stats_t;
+extern mm_os_stats_t mm_os_stats;
+void mm_stats_os_changed(int64_t delta_held);
+void mm_stats_fold_heap(mm_heap_t *h);
+void mm_stats_page_abandoned(mm_heap_t *h, mm_page_t *pg, bool abandoned);
+void mm_stats_count_orphan_free(unsigned c);
+void mm_stats_print_at_exit(void);
+void mm_stats_fork_prepare(void);
+void mm_stats_fork_parent(void);
+void mm_stats_fork_child(void);
+extern pthread_mutex_t mm_heaps_lock;
+extern mm_heap_t *mm_heaps;
+
+/* options.c */
+typedef enum mm_option_e {
+  MM_OPT_STATS,            /* 0 off, 1 text, 2 json at exit */
+  MM_OPT_VERBOSE,
+  MM_OPT_SBRK,             /* use sbrk for segments */
+  MM_OPT_PURGE_DELAY_MS,   /* delay before free memory is given back */
+  MM_OPT_HUGE_CACHE_MB,    /* bound of the huge block cache */
+  MM_OPT_HUGE_DECAY_MS,    /* cached huge blocks live this long */
+  MM_OPT_SEGMENT_POOL,     /* free segments kept resident */
+  MM_OPT_COUNT
+} mm_option_t;
+extern long mm_options[MM_OPT_COUNT];
+void mm_options_init(void);
+void mm_options_read_env(void);
+mm_inline long mm_option(mm_option_t o) { return mm_options[o]; }
+
+/* debug (page.c) */
+void mm_heap_check(mm_heap_t *h);
+mm_noreturn void mm_fatal_assert(const char *cond, const char *file, int line);
+
+/* format.c: allocation-free formatting into a caller's buffer */
+typedef struct mm_buf_s {
+  char *p;
+  size_t len, cap;
+  int fd;
+} mm_buf_t;
+void mm_buf_flush(mm_buf_t *b);
+void mm_buf_str(mm_buf_t *b, const char *s);
+void mm_buf_u64(mm_buf_t *b, uint64_t v);
+void mm_buf_hex(mm_buf_t *b, uintptr_t v);
+void mm_buf_pad(mm_buf_t *b, size_t width, size_t used);
+void mm_buf_size(mm_buf_t *b, uint64_t bytes);
+size_t mm_fmt_size(char *out, uint64_t bytes);
+void mm_message(const char *a, const char *b, const char *c);
+
+#endif /* MM_INTERNAL_H */

@@ -1,0 +1,122 @@
+/*
+ * options.c -- the one table of run-time options.
+ *
+ * Each option is read once, from MYMALLOC_<NAME> in the environment, by
+ * the library constructor (calls before it use the defaults).  secure_getenv
+ * is used, so a setuid program ignores them.  A malformed value gets one
+ * warning line on stderr and the default.
+ */
+#include "internal.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { OPT_BOOL, OPT_NUM, OPT_STATS } opt_kind_t;
+
+typedef struct {
+  const char *name;       /* environment variable */
+  opt_kind_t kind;
+  long def, min, max;
+  const char *help;
+} opt_desc_t;
+
+static const opt_desc_t mm_option_desc[MM_OPT_COUNT] = {
+  [MM_OPT_STATS]          = { "MYMALLOC_STATS", OPT_STATS, 0, 0, 2,
+                              "print the heap report at exit: 0, 1 (text) or json" },
+  [MM_OPT_VERBOSE]        = { "MYMALLOC_VERBOSE", OPT_BOOL, 0, 0, 1,
+                              "say on stderr which options were chosen" },
+  [MM_OPT_SBRK]           = { "MYMALLOC_SBRK", OPT_BOOL, 1, 0, 1,
+                              "take segments from sbrk (else mmap only)" },
+  [MM_OPT_PURGE_DELAY_MS] = { "MYMALLOC_PURGE_DELAY_MS", OPT_NUM, 250, 0, 3600000,
+                              "free segments are given back after this many ms" },
+  [MM_OPT_HUGE_CACHE_MB]  = { "MYMALLOC_HUGE_CACHE_MB", OPT_NUM, 64, 0, 1 << 20,
+                              "bound in MiB of freed huge blocks kept for reuse" },
+  [MM_OPT_HUGE_DECAY_MS]  = { "MYMALLOC_HUGE_DECAY_MS", OPT_NUM, 1000, 0, 3600000,
+                              "freed huge blocks are unmapped after this many ms" },
+  [MM_OPT_SEGMENT_POOL]   = { "MYMALLOC_SEGMENT_POOL", OPT_NUM, 4, 0, 4096,
+                              "free 4 MiB segments kept resident at most" },
+};
+
+long mm_options[MM_OPT_COUNT];
+
+static bool parse_long(const char *v, long *out) {
+  if (!*v) return false;
+  long r = 0;
+  for (; *v; v++) {
+    if (*v < '0' || *v > '9' || r > (LONG_MAX - 9) / 10) return false;
+    r = r * 10 + (*v - '0');
+  }
+  *out = r;
+  return true;
+}
+
+static bool parse(const opt_desc_t *d, const char *v, long *out) {
+  if (d->kind == OPT_STATS) {
+    if (!strcmp(v, "json")) { *out = 2; return true; }
+    if (!strcmp(v, "text")) { *out = 1; return true; }
+  }
+  if (d->kind == OPT_BOOL || d->kind == OPT_STATS) {
+    static const char *const on[] = { "1", "yes", "on", "true", "YES", "ON", "TRUE" };
+    static const char *const off[] = { "0", "no", "off", "false", "NO", "OFF", "FALSE" };
+    for (size_t i = 0; i < sizeof(on) / sizeof(on[0]); i++) {
+      if (!strcmp(v, on[i])) { *out = 1; return true; }
+      if (!strcmp(v, off[i])) { *out = 0; return true; }
+    }
+    return false;
+  }
+  return parse_long(v, out) && *out >= d->min && *out <= d->max;
+}
+
+void mm_options_init(void) {
+  static bool done;
+  if (!done) {
+    for (int i = 0; i < MM_OPT_COUNT; i++) mm_options[i] = mm_option_desc[i].def;
+    done = true;
+  }
+}
+
+/* Read the environment (constructor time). */
+void mm_options_read_env(void) {
+  mm_options_init();
+  for (int i = 0; i < MM_OPT_COUNT; i++) {
+    const opt_desc_t *d = &mm_option_desc[i];
+#ifdef HAVE_SECURE_GETENV
+    const char *v = secure_getenv(d->name);
+#else
+    const char *v = getenv(d->name);
+#endif
+    if (!v) continue;
+    long val;
+    if (parse(d, v, &val)) {
+      mm_options[i] = val;
+    } else {
+      char buf[256];
+      mm_buf_t b = { buf, 0, sizeof(buf), 2 };
+      mm_buf_str(&b, "mymalloc: warning: ignoring ");
+      mm_buf_str(&b, d->name);
+      mm_buf_str(&b, "=");
+      mm_buf_str(&b, v);
+      mm_buf_str(&b, d->kind == OPT_NUM ? " (expected a number)" : " (expected 0 or 1)");
+      mm_buf_str(&b, ", using the default ");
+      mm_buf_u64(&b, (uint64_t)d->def);
+      mm_buf_str(&b, "\n");
+      mm_buf_flush(&b);
+    }
+  }
+  if (mm_options[MM_OPT_VERBOSE]) {
+    char buf[1024];
+    mm_buf_t b = { buf, 0, sizeof(buf), 2 };
+    mm_buf_str(&b, "mymalloc: " PACKAGE_VERSION " options:");
+    for (int i = 0; i < MM_OPT_COUNT; i++) {
+      mm_buf_str(&b, " ");
+      mm_buf_str(&b, mm_option_desc[i].name + 9);
+      mm_buf_str(&b, "=");
+      mm_buf_u64(&b, (uint64_t)mm_options[i]);
+    }
+    mm_buf_str(&b, "; page size ");
+    mm_buf_u64(&b, mm_os_page);
+    mm_buf_str(&b, "\n");
+    mm_buf_flush(&b);
+  }
+}

@@ -1,0 +1,150 @@
+/*
+ * os.c -- the only file that talks to the kernel about memory.
+ *
+ * Contract (every function):
+ *   - sizes are multiples of the OS page size (mm_os_page) and > 0, and
+ *     addresses are page aligned;
+ *   - the functions that give memory return NULL on failure with errno
+ *     ENOMEM; the others return 0 / true on success;
+ *   - none of them changes errno on success, and munmap/purge never change
+ *     it at all (free() must leave errno alone);
+ *   - sbrk is not thread safe: callers hold the segment lock (segment.c).
+ *     Another user of brk in the process is tolerated: we never assume the
+ *     memory above the break is ours, we check every sbrk result.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* After this many failed sbrk calls in a row we stop asking (mmap only). */
+#define MM_SBRK_MAX_FAILURES 4
+static unsigned mm_sbrk_failures;
+
+/* A region of `size` bytes aligned to `size`, from the program break. */
+void *mm_os_sbrk_segment(size_t size) {
+  if (mm_sbrk_failures >= MM_SBRK_MAX_FAILURES) return NULL;
+  int saved = errno;
+  uintptr_t cur = (uintptr_t)sbrk(0);
+  if (cur == (uintptr_t)-1) goto fail;
+  size_t pad = mm_align_up(cur, size) - cur;
+  if (pad + size < size) goto fail;
+  void *r = sbrk((intptr_t)(pad + size));
+  if (r == (void *)-1) goto fail;
+  uintptr_t got = (uintptr_t)r, end = got + pad + size;
+  uintptr_t aligned = mm_align_up(got, size);
+  if (aligned + size > end) {
+    /* Someone moved the break between our two calls: give it back if we
+     * still can, and let the caller fall back to mmap. */
+    if ((uintptr_t)sbrk(0) == end) (void)sbrk(-(intptr_t)(pad + size));
+    goto fail;
+  }
+  atomic_fetch_add(&mm_os_stats.sbrk_bytes, pad + size);
+  mm_stats_os_changed(0);
+  mm_sbrk_failures = 0;
+  errno = saved;
+  return (void *)aligned;
+fail:
+  mm_sbrk_failures++;
+  errno = saved;
+  return NULL;
+}
+
+/* Give back the top of the break if [addr, addr+size) is still its end. */
+bool mm_os_sbrk_trim(void *addr, size_t size) {
+  int saved = errno;
+  bool ok = false;
+  if ((uintptr_t)sbrk(0) == (uintptr_t)addr + size &&
+      sbrk(-(intptr_t)size) != (void *)-1) {
+    atomic_fetch_sub(&mm_os_stats.sbrk_bytes, size);
+    ok = true;
+  }
+  errno = saved;
+  return ok;
+}
+
+void *mm_os_mmap(size_t size) {
+  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) { errno = ENOMEM; return NULL; }
+  atomic_fetch_add(&mm_os_stats.mmap_bytes, size);
+  atomic_fetch_add(&mm_os_stats.mmap_total, size);
+  mm_stats_os_changed(0);
+  return p;
+}
+
+/* `size` bytes at an address that is a multiple of `align` (a power of two
+ * >= the OS page); *mapped receives the size actually kept (== size). */
+void *mm_os_mmap_aligned(size_t size, size_t align, size_t *mapped) {
+  if (size + align < size) { errno = ENOMEM; return NULL; }
+  int saved = errno;
+  uint8_t *p = mmap(NULL, size + align, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) { errno = ENOMEM; return NULL; }
+  uint8_t *a = (uint8_t *)mm_align_up((uintptr_t)p, align);
+  size_t head = (size_t)(a - p), tail = align - head;
+  if (head) munmap(p, head);
+  if (tail) munmap(a + size, tail);
+  errno = saved;
+  *mapped = size;
+  atomic_fetch_add(&mm_os_stats.mmap_bytes, size);
+  atomic_fetch_add(&mm_os_stats.mmap_total, size);
+  mm_stats_os_changed(0);
+  return a;
+}
+
+int mm_os_munmap(void *addr, size_t size) {
+  int saved = errno;
+  int r = munmap(addr, size);
+  errno = saved;
+  if (r == 0) atomic_fetch_sub(&mm_os_stats.mmap_bytes, size);
+  return r;
+}
+
+/* Give the pages back; the range stays ours and reads as zero. */
+int mm_os_purge(void *addr, size_t size) {
+  int saved = errno;
+  int r = madvise(addr, size, MADV_DONTNEED);
+  errno = saved;
+  return r;
+}
+
+/* Make [addr, addr+size) inaccessible (guard in front of a header). */
+int mm_os_guard(void *addr, size_t size) {
+  int saved = errno;
+  int r = mprotect(addr, size, PROT_NONE);
+  errno = saved;
+  return r;
+}
+
+/* Resize a mapping.  fixed == NULL: in place only.  Otherwise move it to
+ * `fixed` (an address we reserved), replacing the reservation there. */
+void *mm_os_mremap(void *addr, size_t old_size, size_t new_size, void *fixed) {
+  int saved = errno;
+  void *r = fixed ? mremap(addr, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, fixed)
+                  : mremap(addr, old_size, new_size, 0);
+  errno = saved;
+  if (r == MAP_FAILED) return NULL;
+  if (fixed) {
+    /* the reservation at `fixed` was counted when it was mapped */
+    atomic_fetch_sub(&mm_os_stats.mmap_bytes, old_size);
+  } else if (new_size > old_size) {
+    atomic_fetch_add(&mm_os_stats.mmap_bytes, new_size - old_size);
+    atomic_fetch_add(&mm_os_stats.mmap_total, new_size - old_size);
+  } else {
+    atomic_fetch_sub(&mm_os_stats.mmap_bytes, old_size - new_size);
+  }
+  mm_stats_os_changed(0);
+  return r;
+}
+
+/* write(2) all of it, retrying on EINTR; never allocates. */
+void mm_os_write(int fd, const char *s, size_t n) {
+  int saved = errno;
+  while (n > 0) {
+    ssize_t w = write(fd, s, n);
+    if (w < 0) { if (errno == EINTR) continue; break; }
+    s += w; n -= (size_t)w;
+  }
+  errno = saved;
+}

@@ -1,0 +1,263 @@
+/*
+ * page.c -- pages of one size class: the per-class queues of a heap,
+ * finding a page with a free block (the heart of the malloc slow path),
+ * carving fresh blocks, collecting cross-thread frees, and giving empty
+ * pages back to their segment.  Also the debug heap checker.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+/* ---- queues ----------------------------------------------------------------- */
+void mm_queue_push(mm_page_queue_t *q, mm_page_t *pg) {
+  pg->prev = NULL;
+  pg->next = q->first;
+  if (q->first) q->first->prev = pg; else q->last = pg;
+  q->first = pg;
+}
+
+void mm_queue_remove(mm_page_queue_t *q, mm_page_t *pg) {
+  if (pg->prev) pg->prev->next = pg->next; else q->first = pg->next;
+  if (pg->next) pg->next->prev = pg->prev; else q->last = pg->prev;
+  pg->next = pg->prev = NULL;
+}
+
+/* ---- blocks ------------------------------------------------------------------ */
+/* Carve the next fresh blocks of the page (about one OS page worth) onto
+ * its free list.  Fresh memory is touched only as it is needed. */
+static void page_carve(mm_page_t *pg) {
+  size_t bsize = pg->block_size;
+  uint32_t n = (uint32_t)(mm_os_page / bsize);
+  if (n < 1) n = 1;
+  if (n > pg->capacity - pg->reserved) n = pg->capacity - pg->reserved;
+  uint8_t *first = pg->start + (size_t)pg->reserved * bsize;
+  mm_block_t *tail = pg->free;
+  for (uint32_t i = n; i-- > 0;) {
+    mm_block_t *b = (mm_block_t *)(first + (size_t)i * bsize);
+    b->next = mm_encode(b, tail);
+    b->key = mm_free_key;
+    tail = b;
+  }
+  pg->free = tail;
+  pg->reserved += n;
+}
+
+/* Move the blocks other threads freed onto the owner's list. */
+void mm_page_collect(mm_page_t *pg) {
+  if (atomic_load_explicit(&pg->xfree, memory_order_relaxed) == NULL) return;
+  mm_block_t *list = atomic_exchange_explicit(&pg->xfree, NULL, memory_order_acquire);
+  if (!list) return;
+  uint32_t n = 1;
+  mm_block_t *last = list;
+  for (;;) {
+    mm_block_t *next = mm_decode(last);
+    if (!next) break;
+    if (mm_unlikely(mm_segment_of(next) != mm_segment_of(last) || n > pg->capacity))
+      mm_corrupt("free", last, "corrupted cross-thread free list");
+    last = next;
+    n++;
+  }
+  last->next = mm_encode(last, pg->free);
+  pg->free = list;
+  pg->used -= n;
+  mm_heap_t *h = (mm_heap_t *)(atomic_load_explicit(&pg->owner, memory_order_relaxed) & ~(uintptr_t)1);
+  if (h) h->stats[pg->class_idx].ncollected += n;
+}
+
+/* ---- pages of a heap ------------------------------------------------------------ */
+static mm_page_t *page_new(mm_heap_t *h, unsigned c) {
+  size_t bsize = mm_class_size[c];
+  mm_page_t *pg = mm_segment_page_alloc(h, bsize <= MM_SMALL_MAX ? MM_SMALL : MM_MEDIUM);
+  if (!pg) return NULL;
+  mm_segment_t *s = mm_segment_of(pg);
+  uint8_t *end = (uint8_t *)s + (((size_t)pg->index + 1) << s->page_shift);
+  if (end > (uint8_t *)s + MM_SEGMENT_SIZE - mm_os_page) end = (uint8_t *)s + MM_SEGMENT_SIZE - mm_os_page;
+  pg->block_size = (uint32_t)bsize;
+  pg->class_idx = (uint8_t)c;
+  pg->capacity = (uint32_t)((size_t)(end - pg->start) / bsize);
+  pg->reserved = 0;
+  pg->used = 0;
+  pg->free = NULL;
+  pg->in_full = 0;
+  atomic_store_explicit(&pg->xfree, NULL, memory_order_relaxed);
+  atomic_store_explicit(&pg->owner, (uintptr_t)h, memory_order_release);
+  mm_queue_push(&h->queue[c], pg);
+  mm_store_relaxed(&h->stats[c].pages, h->stats[c].pages + 1);
+  mm_store_relaxed(&h->stats[c].blocks, h->stats[c].blocks + pg->capacity);
+  h->npages_total++;
+  return pg;
+}
+
+static void page_release(mm_heap_t *h, mm_page_t *pg) {
+  unsigned c = pg->class_idx;
+  if (pg->in_full) mm_queue_remove(&h->full[c], pg);
+  else mm_queue_remove(&h->queue[c], pg);
+  mm_store_relaxed(&h->stats[c].pages, h->stats[c].pages - 1);
+  mm_store_relaxed(&h->stats[c].blocks, h->stats[c].blocks - pg->capacity);
+  h->npages_total--;
+  if (h->direct[c] == pg) h->direct[c] = &mm_page_empty;
+  mm_segment_page_free(h, pg);
+}
+
+/* A page on the full list got a block back. */
+void mm_page_unfull(mm_heap_t *h, mm_page_t *pg) {
+  unsigned c = pg->class_idx;
+  mm_queue_remove(&h->full[c], pg);
+  mm_queue_push(&h->queue[c], pg);
+  pg->in_full = 0;
+  atomic_store_explicit(&pg->owner, (uintptr_t)h, memory_order_relaxed);
+}
+
+static void page_to_full(mm_heap_t *h, mm_page_t *pg) {
+  unsigned c = pg->class_idx;
+  mm_queue_remove(&h->queue[c], pg);
+  mm_queue_push(&h->full[c], pg);
+  pg->in_full = 1;
+  atomic_store_explicit(&pg->owner, (uintptr_t)h | 1, memory_order_seq_cst);
+  /* a remote free that saw the old owner value pushed without raising
+   * full_xfree: look once more now that the mark is visible */
+  if (atomic_load_explicit(&pg->xfree, memory_order_seq_cst)) {
+    mm_page_collect(pg);
+    mm_page_unfull(h, pg);
+  }
+}
+
+/* A page of h has no block out any more. Keep it when it is the last page
+ * of its class with room (a program that frees and allocates one block in
+ * a loop must not get a new page each time); give it back otherwise. */
+void mm_page_emptied(mm_heap_t *h, mm_page_t *pg) {
+  unsigned c = pg->class_idx;
+  if (pg->in_full) mm_page_unfull(h, pg);
+  if (h->queue[c].first == pg && pg->next == NULL) return;
+  if (mm_unlikely(h->live == 0)) return;
+  page_release(h, pg);
+}
+
+/* Remote frees hit pages on the full lists: bring those pages back. */
+void mm_heap_collect_full(mm_heap_t *h) {
+  if (!atomic_exchange_explicit(&h->full_xfree, 0, memory_order_acquire)) return;
+  for (unsigned c = 0; c < MM_NCLASSES; c++) {
+    mm_page_t *pg = h->full[c].first;
+    while (pg) {
+      mm_page_t *next = pg->next;
+      if (atomic_load_explicit(&pg->xfree, memory_order_relaxed)) {
+        mm_page_collect(pg);
+        mm_page_unfull(h, pg);
+        if (pg->used == 0) mm_page_emptied(h, pg);
+      }
+      pg = next;
+    }
+  }
+}
+
+/* Find (or make) a page of class c with a free block; it becomes
+ * h->direct[c].  NULL when memory is exhausted. */
+mm_page_t *mm_page_find(mm_heap_t *h, unsigned c) {
+  if (atomic_load_explicit(&h->full_xfree, memory_order_relaxed)) mm_heap_collect_full(h);
+  uint64_t epoch = atomic_load_explicit(&mm_trim_epoch, memory_order_relaxed);
+  if (mm_unlikely(h->trim_seen != epoch)) {   /* malloc_trim was called */
+    h->trim_seen = epoch;
+    mm_heap_release_empty(h, true);
+    mm_segment_purge_free_slots(h);
+  }
+  mm_page_t *pg = h->queue[c].first;
+  while (pg) {
+    mm_page_t *next = pg->next;
+    if (pg->free) break;
+    mm_page_collect(pg);
+    if (pg->free) break;
+    if (pg->reserved < pg->capacity) { page_carve(pg); break; }
+    page_to_full(h, pg);
+    pg = next;
+  }
+  if (!pg) {
+    pg = page_new(h, c);
+    if (!pg) { h->direct[c] = &mm_page_empty; return NULL; }
+    page_carve(pg);
+  } else if (h->queue[c].first != pg) {
+    /* keep the page we allocate from at the front */
+    mm_queue_remove(&h->queue[c], pg);
+    mm_queue_push(&h->queue[c], pg);
+  }
+  h->direct[c] = pg;
+  return pg;
+}
+
+/* Give back every empty page of h (all: also the last one of a class).
+ * Returns the number of pages released. */
+size_t mm_heap_release_empty(mm_heap_t *h, bool all) {
+  size_t n = 0;
+  mm_heap_collect_full(h);
+  for (unsigned c = 0; c < MM_NCLASSES; c++) {
+    mm_page_t *pg = h->queue[c].first;
+    while (pg) {
+      mm_page_t *next = pg->next;
+      mm_page_collect(pg);
+      if (pg->used == 0 && (all || pg != h->queue[c].first)) { page_release(h, pg); n++; }
+      pg = next;
+    }
+  }
+  return n;
+}
+
+/* ---- debug: the expensive invariant checker ----------------------------------- */
+mm_noreturn void mm_fatal_assert(const char *cond, const char *file, int line) {
+  mm_buf_t b;
+  char buf[512];
+  b.p = buf; b.len = 0; b.cap = sizeof(buf); b.fd = 2;
+  mm_buf_str(&b, "mymalloc: assertion failed: ");
+  mm_buf_str(&b, cond);
+  mm_buf_str(&b, " at ");
+  mm_buf_str(&b, file);
+  mm_buf_str(&b, ":");
+  mm_buf_u64(&b, (uint64_t)line);
+  mm_buf_str(&b, "\n");
+  mm_buf_flush(&b);
+  __builtin_trap();
+}
+
+#ifdef MM_DEBUG
+static void check_page(mm_heap_t *h, mm_page_t *pg, unsigned c, bool full) {
+  mm_segment_t *s = mm_segment_of(pg);
+  mm_assert(s->cookie == (mm_secret ^ (uintptr_t)s));
+  mm_assert(s->heap == h);
+  mm_assert(pg->block_size == mm_class_size[c] && pg->class_idx == c);
+  mm_assert(pg->in_full == full);
+  uintptr_t own = atomic_load_explicit(&pg->owner, memory_order_relaxed);
+  mm_assert(own == ((uintptr_t)h | (full ? 1u : 0u)));
+  mm_assert(pg->reserved <= pg->capacity && pg->used <= pg->reserved);
+  uint32_t nfree = 0;
+  for (mm_block_t *b = pg->free; b; b = mm_decode(b)) {
+    uintptr_t off = (uintptr_t)b - (uintptr_t)pg->start;
+    mm_assert(off % pg->block_size == 0 && off / pg->block_size < pg->reserved);
+    mm_assert(b->key == mm_free_key);
+    nfree++;
+    mm_assert(nfree <= pg->reserved);
+  }
+  /* xfree can grow concurrently: count what is there, it only adds */
+  uint32_t nx = 0;
+  for (mm_block_t *b = atomic_load(&pg->xfree); b && nx <= pg->capacity; b = mm_decode(b)) nx++;
+  mm_assert(pg->used >= nx);
+  mm_assert(nfree + pg->used == pg->reserved);   /* I1, with xfree inside used */
+}
+
+void mm_heap_check(mm_heap_t *h) {
+  if (h == &mm_heap_empty) return;
+  for (unsigned c = 0; c < MM_NCLASSES; c++) {
+    for (mm_page_t *pg = h->queue[c].first; pg; pg = pg->next) check_page(h, pg, c, false);
+    for (mm_page_t *pg = h->full[c].first; pg; pg = pg->next) check_page(h, pg, c, true);
+    mm_assert(h->direct[c] == &mm_page_empty || h->direct[c]->class_idx == c);
+  }
+  for (int k = 0; k < 2; k++) {
+    for (mm_segment_t *s = h->segments[k]; s; s = s->next) {
+      uint32_t used = 0;
+      for (uint32_t i = 0; i < s->npages; i++) used += s->pages[i].block_size != 0;
+      mm_assert(used == s->used_pages && s->free_slots != 0);   /* I4 */
+      mm_assert(mm_segmap_has(s));                                /* I5 */
+    }
+    for (mm_segment_t *s = h->segments_full[k]; s; s = s->next) mm_assert(s->free_slots == 0);
+  }
+}
+#else
+void mm_heap_check(mm_heap_t *h) { (void)h; }
+#endif

@@ -1,0 +1,346 @@
+/*
+ * segment.c -- segments: 4 MiB aligned chunks of address space, the
+ * segment map that tells "is this pointer ours" in O(1), the page slots of
+ * a segment, the pool of free segments, and the hand-over of a dead
+ * thread's segments (abandon / adopt).
+ *
+ * Locking: mm_segment_lock protects sbrk, the pool and the abandoned list.
+ * A live segment's slots and lists belong to its heap's thread alone.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+_Atomic(uint64_t) mm_segmap[MM_SEGMAP_WORDS];
+
+static pthread_mutex_t mm_segment_lock = PTHREAD_MUTEX_INITIALIZER;
+static mm_segment_t *mm_pool;           /* free segments, newest first */
+static mm_segment_t *mm_pool_tail;
+static size_t mm_pool_count;            /* in the pool */
+static size_t mm_pool_resident;         /* .. of which not purged */
+static mm_segment_t *mm_abandoned;      /* segments of dead threads */
+
+void mm_segmap_set(const mm_segment_t *s, bool on) {
+  uintptr_t i = (uintptr_t)s >> MM_SEGMENT_SHIFT;
+  if ((i >> 6) >= MM_SEGMAP_WORDS) return;
+  uint64_t bit = (uint64_t)1 << (i & 63);
+  if (on) atomic_fetch_or(&mm_segmap[i >> 6], bit);
+  else atomic_fetch_and(&mm_segmap[i >> 6], ~bit);
+}
+
+/* ---- list helpers (doubly linked through next/prev) ---------------------- */
+static void seg_push(mm_segment_t **head, mm_segment_t *s) {
+  s->prev = NULL;
+  s->next = *head;
+  if (*head) (*head)->prev = s;
+  *head = s;
+}
+static void seg_remove(mm_segment_t **head, mm_segment_t *s) {
+  if (s->prev) s->prev->next = s->next; else *head = s->next;
+  if (s->next) s->next->prev = s->prev;
+  s->next = s->prev = NULL;
+}
+
+/* ---- page slot geometry ----------------------------------------------------- */
+static void slot_area(const mm_segment_t *s, uint32_t i, uint8_t **start, uint8_t **end) {
+  uint8_t *base = (uint8_t *)s;
+  uint8_t *st = base + ((size_t)i << s->page_shift);
+  uint8_t *en = st + ((size_t)1 << s->page_shift);
+  if (st < base + MM_META) st = base + MM_META;
+  /* the last OS page of the segment is the guard below the next one */
+  if (en > base + MM_SEGMENT_SIZE - mm_os_page) en = base + MM_SEGMENT_SIZE - mm_os_page;
+  *start = st;
+  *end = en > st ? en : st;
+}
+
+static size_t slot_purge_size(const mm_segment_t *s, uint32_t i) {
+  uint8_t *st, *en;
+  slot_area(s, i, &st, &en);
+  uint8_t *a = (uint8_t *)mm_align_up((uintptr_t)st, mm_os_page);
+  return en > a ? (size_t)(en - a) : 0;
+}
+
+static void segment_init_header(mm_segment_t *s, enum mm_kind kind) {
+  s->kind = (uint8_t)kind;
+  s->page_shift = kind == MM_SMALL ? MM_SMALL_PAGE_SHIFT : MM_MEDIUM_PAGE_SHIFT;
+  s->npages = (uint32_t)(MM_SEGMENT_SIZE >> s->page_shift);
+  s->used_pages = 0;
+  s->free_slots = 0;
+  s->purged_slots = 0;
+  s->first_page = s->npages;
+  s->next = s->prev = NULL;
+  for (uint32_t i = 0; i < s->npages; i++) {
+    mm_page_t *pg = &s->pages[i];
+    memset(pg, 0, sizeof(*pg));
+    pg->index = i;
+    uint8_t *st, *en;
+    slot_area(s, i, &st, &en);
+    pg->start = st;
+    /* a slot usable for blocks keeps at least half of its page */
+    if ((size_t)(en - st) >= ((size_t)1 << s->page_shift) / 2) {
+      s->free_slots |= (uint64_t)1 << i;
+      if (i < s->first_page) s->first_page = i;
+    }
+  }
+  s->cookie = mm_secret ^ (uintptr_t)s;
+}
+
+/* ---- the pool of free segments ----------------------------------------------- */
+/* Give one pooled segment's memory back.  Lock held. */
+static size_t pool_release_one(mm_segment_t *s) {
+  size_t hdr = mm_align_up(sizeof(mm_segment_t), mm_os_page);
+  if (!s->from_sbrk) {
+    seg_remove(&mm_pool, s);
+    if (mm_pool_tail == s) mm_pool_tail = s->prev;
+    mm_pool_count--;
+    if (!s->purged) mm_pool_resident--;
+    mm_segmap_set(s, false);
+    mm_os_munmap(s, MM_SEGMENT_SIZE);
+    atomic_fetch_sub(&mm_os_stats.segments, 1);
+    return MM_SEGMENT_SIZE;
+  }
+  if (s->purged) return 0;
+  mm_os_purge((uint8_t *)s + hdr, MM_SEGMENT_SIZE - hdr - mm_os_page);
+  atomic_fetch_add(&mm_os_stats.purged_bytes, MM_SEGMENT_SIZE - hdr - mm_os_page);
+  mm_stats_os_changed(0);
+  s->purged = 1;
+  mm_pool_resident--;
+  return MM_SEGMENT_SIZE - hdr - mm_os_page;
+}
+
+/* The break can shrink when the pooled segments sit at its very top. */
+static void pool_trim_brk(void) {
+  bool again = true;
+  while (again) {
+    again = false;
+    for (mm_segment_t *s = mm_pool; s; s = s->next) {
+      if (!s->from_sbrk) continue;
+      if (mm_os_sbrk_trim(s, MM_SEGMENT_SIZE)) {
+        size_t hdr = mm_align_up(sizeof(mm_segment_t), mm_os_page);
+        if (s->purged) atomic_fetch_sub(&mm_os_stats.purged_bytes, MM_SEGMENT_SIZE - hdr - mm_os_page);
+        else mm_pool_resident--;
+        if (mm_pool_tail == s) mm_pool_tail = s->prev;
+        mm_segmap_set(s, false);
+        seg_remove(&mm_pool, s);
+        mm_pool_count--;
+        atomic_fetch_sub(&mm_os_stats.segments, 1);
+        mm_stats_os_changed(0);
+        again = true;
+        break;
+      }
+    }
+  }
+}
+
+/* Purge pooled segments older than the purge delay (all when force).
+ * Returns bytes given back. */
+static size_t pool_purge_locked(bool force) {
+  size_t released = 0;
+  uint64_t now = mm_clock_ns();
+  uint64_t delay = (uint64_t)mm_option(MM_OPT_PURGE_DELAY_MS) * 1000000u;
+  mm_segment_t *s = mm_pool_tail;
+  while (s) {
+    mm_segment_t *prev = s->prev;
+    bool too_many = mm_pool_resident > (size_t)mm_option(MM_OPT_SEGMENT_POOL);
+    if (force || too_many || now - s->freed_at_ns >= delay) released += pool_release_one(s);
+    else break;  /* the rest is newer */
+    s = prev;
+  }
+  pool_trim_brk();
+  return released;
+}
+
+size_t mm_segment_pool_purge(bool force) {
+  pthread_mutex_lock(&mm_segment_lock);
+  size_t r = pool_purge_locked(force);
+  pthread_mutex_unlock(&mm_segment_lock);
+  return r;
+}
+
+/* ---- segments ------------------------------------------------------------------ */
+mm_segment_t *mm_segment_alloc(mm_heap_t *h, enum mm_kind kind) {
+  mm_segment_t *s = NULL;
+  bool fresh = false;
+  pthread_mutex_lock(&mm_segment_lock);
+  if (mm_pool) {
+    s = mm_pool;
+    seg_remove(&mm_pool, s);
+    if (!mm_pool) mm_pool_tail = NULL;
+    mm_pool_count--;
+    if (s->purged) {
+      size_t hdr = mm_align_up(sizeof(mm_segment_t), mm_os_page);
+      atomic_fetch_sub(&mm_os_stats.purged_bytes, MM_SEGMENT_SIZE - hdr - mm_os_page);
+      mm_stats_os_changed(0);
+    } else {
+      mm_pool_resident--;
+    }
+  } else if (mm_option(MM_OPT_SBRK)) {
+    s = mm_os_sbrk_segment(MM_SEGMENT_SIZE);
+    if (s) { fresh = true; s->from_sbrk = 1; }
+  }
+  pthread_mutex_unlock(&mm_segment_lock);
+  if (!s) {
+    size_t mapped;
+    s = mm_os_mmap_aligned(MM_SEGMENT_SIZE, MM_SEGMENT_SIZE, &mapped);
+    if (!s) return NULL;
+    fresh = true;
+    s->from_sbrk = 0;
+  }
+  if (fresh) {
+    mm_os_guard((uint8_t *)s + MM_SEGMENT_SIZE - mm_os_page, mm_os_page);
+    s->size = MM_SEGMENT_SIZE;
+    mm_segmap_set(s, true);
+    atomic_fetch_add(&mm_os_stats.segments, 1);
+  }
+  s->purged = 0;
+  segment_init_header(s, kind);
+  s->heap = h;
+  return s;
+}
+
+/* A segment without used pages goes to the pool. */
+void mm_segment_free(mm_segment_t *s) {
+  mm_assert(s->used_pages == 0);
+  /* the pool accounts for the whole segment from here on */
+  for (uint32_t i = 0; i < s->npages; i++)
+    if (s->purged_slots & ((uint64_t)1 << i)) atomic_fetch_sub(&mm_os_stats.purged_bytes, slot_purge_size(s, i));
+  s->purged_slots = 0;
+  s->heap = NULL;
+  s->freed_at_ns = mm_clock_ns();
+  pthread_mutex_lock(&mm_segment_lock);
+  seg_push(&mm_pool, s);
+  if (!mm_pool_tail) mm_pool_tail = s;
+  mm_pool_count++;
+  mm_pool_resident++;
+  pool_purge_locked(false);
+  pthread_mutex_unlock(&mm_segment_lock);
+}
+
+mm_page_t *mm_segment_page_alloc(mm_heap_t *h, enum mm_kind kind) {
+  mm_segment_t *s = h->segments[kind];
+  if (!s) {
+    for (int tries = 0; tries < 4 && !h->segments[kind] && mm_segment_try_adopt(h); tries++) {}
+    s = h->segments[kind];
+  }
+  if (!s) {
+    s = mm_segment_alloc(h, kind);
+    if (!s) return NULL;
+    seg_push(&h->segments[kind], s);
+  }
+  unsigned slot = (unsigned)__builtin_ctzll(s->free_slots);
+  s->free_slots &= ~((uint64_t)1 << slot);
+  if (s->purged_slots & ((uint64_t)1 << slot)) {
+    s->purged_slots &= ~((uint64_t)1 << slot);
+    atomic_fetch_sub(&mm_os_stats.purged_bytes, slot_purge_size(s, slot));
+  }
+  s->used_pages++;
+  if (!s->free_slots) {
+    seg_remove(&h->segments[kind], s);
+    seg_push(&h->segments_full[kind], s);
+  }
+  return &s->pages[slot];
+}
+
+void mm_segment_page_free(mm_heap_t *h, mm_page_t *pg) {
+  mm_segment_t *s = mm_segment_of(pg);
+  bool was_full = s->free_slots == 0;
+  pg->block_size = 0;
+  pg->free = NULL;
+  atomic_store_explicit(&pg->owner, 0, memory_order_relaxed);
+  s->free_slots |= (uint64_t)1 << pg->index;
+  s->used_pages--;
+  if (was_full) {
+    seg_remove(&h->segments_full[s->kind], s);
+    seg_push(&h->segments[s->kind], s);
+  }
+  if (s->used_pages == 0) {
+    seg_remove(&h->segments[s->kind], s);
+    mm_segment_free(s);
+  }
+}
+
+/* Give back the memory of the free page slots of h's segments. */
+size_t mm_segment_purge_free_slots(mm_heap_t *h) {
+  size_t n = 0;
+  for (int k = 0; k < 2; k++) {
+    for (mm_segment_t *s = h->segments[k]; s; s = s->next) {
+      uint64_t todo = s->free_slots & ~s->purged_slots;
+      while (todo) {
+        unsigned i = (unsigned)__builtin_ctzll(todo);
+        todo &= todo - 1;
+        uint8_t *st, *en;
+        slot_area(s, i, &st, &en);
+        uint8_t *a = (uint8_t *)mm_align_up((uintptr_t)st, mm_os_page);
+        if (en > a && mm_os_purge(a, (size_t)(en - a)) == 0) {
+          s->purged_slots |= (uint64_t)1 << i;
+          atomic_fetch_add(&mm_os_stats.purged_bytes, slot_purge_size(s, i));
+          n++;
+        }
+      }
+    }
+  }
+  if (n) mm_stats_os_changed(0);
+  return n;
+}
+
+/* ---- abandon and adopt ----------------------------------------------------------- */
+/* The thread of h is gone: its segments with live blocks go to the
+ * abandoned list, where the next thread that needs pages adopts them. */
+void mm_heap_abandon(mm_heap_t *h) {
+  for (int k = 0; k < 2; k++) {
+    mm_segment_t **lists[2] = { &h->segments[k], &h->segments_full[k] };
+    for (int l = 0; l < 2; l++) {
+      while (*lists[l]) {
+        mm_segment_t *s = *lists[l];
+        seg_remove(lists[l], s);
+        s->heap = NULL;
+        for (uint32_t i = 0; i < s->npages; i++) {
+          mm_page_t *pg = &s->pages[i];
+          if (pg->block_size) {
+            mm_stats_page_abandoned(h, pg, true);
+            pg->next = pg->prev = NULL;
+            pg->in_full = 0;
+            atomic_store_explicit(&pg->owner, 0, memory_order_release);
+          }
+        }
+        pthread_mutex_lock(&mm_segment_lock);
+        seg_push(&mm_abandoned, s);
+        pthread_mutex_unlock(&mm_segment_lock);
+        atomic_fetch_add(&mm_os_stats.segments_abandoned, 1);
+      }
+    }
+  }
+}
+
+/* Take one abandoned segment into h.  Returns false when there is none. */
+bool mm_segment_try_adopt(mm_heap_t *h) {
+  if (!mm_abandoned) return false;   /* racy peek; the lock decides */
+  pthread_mutex_lock(&mm_segment_lock);
+  mm_segment_t *s = mm_abandoned;
+  if (s) seg_remove(&mm_abandoned, s);
+  pthread_mutex_unlock(&mm_segment_lock);
+  if (!s) return false;
+  atomic_fetch_sub(&mm_os_stats.segments_abandoned, 1);
+  s->heap = h;
+  seg_push(s->free_slots ? &h->segments[s->kind] : &h->segments_full[s->kind], s);
+  for (uint32_t i = 0; i < s->npages; i++) {
+    mm_page_t *pg = &s->pages[i];
+    if (!pg->block_size) continue;
+    atomic_store_explicit(&pg->owner, (uintptr_t)h, memory_order_release);
+    mm_stats_page_abandoned(h, pg, false);
+    mm_queue_push(&h->queue[pg->class_idx], pg);
+  }
+  /* collect what other threads freed meanwhile; release empty pages */
+  for (uint32_t i = 0; i < s->npages && s->heap == h; i++) {
+    mm_page_t *pg = &s->pages[i];
+    if (!pg->block_size) continue;
+    mm_page_collect(pg);
+    if (pg->used == 0) mm_page_emptied(h, pg);
+  }
+  return true;
+}
+
+/* ---- fork ------------------------------------------------------------------------ */
+void mm_segment_fork_prepare(void) { pthread_mutex_lock(&mm_segment_lock); }
+void mm_segment_fork_parent(void) { pthread_mutex_unlock(&mm_segment_lock); }
+void mm_segment_fork_child(void) { pthread_mutex_init(&mm_segment_lock, NULL); }

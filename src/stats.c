@@ -1,0 +1,363 @@
+/*
+ * stats.c -- the heap report: malloc_stats(), mymalloc_stats_print() as
+ * text or JSON, mallinfo2().
+ *
+ * Counting: each heap counts, per size class, its allocation requests,
+ * its free requests (and of those, frees of blocks on another thread's
+ * page) and the cross-thread frees it collected into its own pages.  Only
+ * the owning thread writes these counters (plain increments, no atomic
+ * read-modify-write); the report reads them with relaxed loads.  A heap's
+ * counters are folded into the process totals (mm_dead) when its thread
+ * exits, under mm_heaps_lock, so nothing is counted twice or lost.
+ *
+ * Per bin:  used  = allocation requests - free requests   (blocks the
+ *                   program holds)
+ *           free  = total - used  (includes the "pending" blocks: freed
+ *                   by another thread, not yet collected by the owner)
+ *           total = capacity of the pages held (live and abandoned heaps)
+ * Exact once the threads that did the work are quiescent; while they run,
+ * a figure may lag by the operations in flight on those threads.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+mm_os_stats_t mm_os_stats;
+
+static mm_class_stats_t mm_dead[MM_NCLASSES];                /* under mm_heaps_lock */
+static _Atomic(uint64_t) mm_abandoned_pages[MM_NCLASSES];
+static _Atomic(uint64_t) mm_abandoned_blocks[MM_NCLASSES];
+static _Atomic(uint64_t) mm_orphan_frees[MM_NCLASSES];       /* by threads without heap */
+
+void mm_stats_os_changed(int64_t delta_held) {
+  (void)delta_held;
+  uint64_t held = atomic_load(&mm_os_stats.sbrk_bytes) + atomic_load(&mm_os_stats.mmap_bytes) -
+                  atomic_load(&mm_os_stats.purged_bytes);
+  uint64_t peak = atomic_load(&mm_os_stats.peak_bytes);
+  while (held > peak && !atomic_compare_exchange_weak(&mm_os_stats.peak_bytes, &peak, held)) {}
+}
+
+void mm_stats_fold_heap(mm_heap_t *h) {
+  for (unsigned c = 0; c < MM_NCLASSES; c++) {
+    mm_dead[c].nmalloc += h->stats[c].nmalloc;
+    mm_dead[c].nfree += h->stats[c].nfree;
+    mm_dead[c].nfree_remote += h->stats[c].nfree_remote;
+    mm_dead[c].ncollected += h->stats[c].ncollected;
+    mm_dead[c].pages += h->stats[c].pages;
+    mm_dead[c].blocks += h->stats[c].blocks;
+  }
+}
+
+/* A page of h leaves it for the abandoned list (or comes back). */
+void mm_stats_page_abandoned(mm_heap_t *h, mm_page_t *pg, bool abandoned) {
+  unsigned c = pg->class_idx;
+  int64_t d = abandoned ? -1 : 1;
+  mm_store_relaxed(&h->stats[c].pages, h->stats[c].pages + (uint64_t)d);
+  mm_store_relaxed(&h->stats[c].blocks, h->stats[c].blocks + (uint64_t)d * pg->capacity);
+  h->npages_total += (uint32_t)d;
+  if (abandoned) {
+    atomic_fetch_add(&mm_abandoned_pages[c], 1);
+    atomic_fetch_add(&mm_abandoned_blocks[c], pg->capacity);
+  } else {
+    atomic_fetch_sub(&mm_abandoned_pages[c], 1);
+    atomic_fetch_sub(&mm_abandoned_blocks[c], pg->capacity);
+  }
+}
+
+void mm_stats_count_orphan_free(unsigned c) { atomic_fetch_add(&mm_orphan_frees[c], 1); }
+
+/* ---- snapshot ------------------------------------------------------------- */
+typedef struct {
+  uint64_t nmalloc, nfree, nfree_remote, pending, pages, blocks, used, freeb;
+} bin_t;
+
+typedef struct {
+  bin_t bin[MM_NCLASSES];
+  uint64_t sbrk, mmap, purged, peak, held;
+  uint64_t huge_count, huge_bytes, huge_requests, huge_frees, huge_cached;
+  uint64_t heaps_live, heaps_abandoned, segments, segments_abandoned;
+  uint64_t in_use, free_bytes, meta, bins_used;
+} snap_t;
+
+static void snapshot(snap_t *s) {
+  memset(s, 0, sizeof(*s));
+  uint64_t collected[MM_NCLASSES] = { 0 };
+  pthread_mutex_lock(&mm_heaps_lock);
+  for (unsigned c = 0; c < MM_NCLASSES; c++) {
+    bin_t *b = &s->bin[c];
+    b->nmalloc = mm_dead[c].nmalloc;
+    b->nfree = mm_dead[c].nfree;
+    b->nfree_remote = mm_dead[c].nfree_remote;
+    collected[c] = mm_dead[c].ncollected;
+    b->pages = mm_dead[c].pages;
+    b->blocks = mm_dead[c].blocks;
+  }
+  for (mm_heap_t *h = mm_heaps; h; h = h->next_heap) {
+    s->heaps_live++;
+    for (unsigned c = 0; c < MM_NCLASSES; c++) {
+      bin_t *b = &s->bin[c];
+      b->nmalloc += mm_load_relaxed(&h->stats[c].nmalloc);
+      b->nfree += mm_load_relaxed(&h->stats[c].nfree);
+      b->nfree_remote += mm_load_relaxed(&h->stats[c].nfree_remote);
+      collected[c] += mm_load_relaxed(&h->stats[c].ncollected);
+      b->pages += mm_load_relaxed(&h->stats[c].pages);
+      b->blocks += mm_load_relaxed(&h->stats[c].blocks);
+    }
+  }
+  pthread_mutex_unlock(&mm_heaps_lock);
+  for (unsigned c = 0; c < MM_NCLASSES; c++) {
+    bin_t *b = &s->bin[c];
+    uint64_t orphan = atomic_load(&mm_orphan_frees[c]);
+    b->nfree += orphan;
+    b->nfree_remote += orphan;
+    b->pages += atomic_load(&mm_abandoned_pages[c]);
+    b->blocks += atomic_load(&mm_abandoned_blocks[c]);
+    b->pending = b->nfree_remote > collected[c] ? b->nfree_remote - collected[c] : 0;
+    b->used = b->nmalloc > b->nfree ? b->nmalloc - b->nfree : 0;
+    if (b->used > b->blocks) b->used = b->blocks;   /* only while threads run */
+    b->freeb = b->blocks - b->used;
+    if (b->nmalloc || b->pages) s->bins_used++;
+    s->in_use += b->used * mm_class_size[c];
+    s->free_bytes += b->freeb * mm_class_size[c];
+  }
+  s->sbrk = atomic_load(&mm_os_stats.sbrk_bytes);
+  s->mmap = atomic_load(&mm_os_stats.mmap_bytes);
+  s->purged = atomic_load(&mm_os_stats.purged_bytes);
+  s->peak = atomic_load(&mm_os_stats.peak_bytes);
+  s->held = s->sbrk + s->mmap - s->purged;
+  s->huge_count = atomic_load(&mm_os_stats.huge_count);
+  s->huge_bytes = atomic_load(&mm_os_stats.huge_bytes);
+  s->huge_requests = atomic_load(&mm_os_stats.huge_requests);
+  s->huge_frees = atomic_load(&mm_os_stats.huge_frees);
+  s->huge_cached = atomic_load(&mm_os_stats.huge_cached_bytes);
+  s->heaps_abandoned = 0;
+  s->segments_abandoned = atomic_load(&mm_os_stats.segments_abandoned);
+  s->segments = atomic_load(&mm_os_stats.segments);
+  s->in_use += s->huge_bytes;
+  s->free_bytes += s->huge_cached;
+  s->meta = s->segments * mm_align_up(sizeof(mm_segment_t), mm_os_page) +
+            (s->heaps_live) * sizeof(mm_heap_t) + sizeof(mm_os_stats) + sizeof(mm_segmap) / 512;
+}
+
+/* The snapshot is 20 KiB: kept off the stack, under this lock. */
+static snap_t snap_static;
+static pthread_mutex_t mm_stats_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* ---- text ------------------------------------------------------------------- */
+static void col_u64(mm_buf_t *b, uint64_t v, size_t width) {
+  size_t n = 0;
+  uint64_t x = v;
+  do { n++; x /= 10; } while (x);
+  mm_buf_pad(b, width, n);
+  mm_buf_u64(b, v);
+}
+
+static const char *program_name(char *buf, size_t cap) {
+  /* /proc/self/comm: a read(2), no allocation */
+  int fd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "?";
+  ssize_t n = read(fd, buf, cap - 1);
+  close(fd);
+  if (n <= 0) return "?";
+  if (buf[n - 1] == '\n') n--;
+  buf[n] = 0;
+  return buf;
+}
+
+static void print_text(mm_buf_t *b, const snap_t *s) {
+  char name[64];
+  mm_buf_str(b, "mymalloc " PACKAGE_VERSION " heap report, pid ");
+  mm_buf_u64(b, (uint64_t)getpid());
+  mm_buf_str(b, " (");
+  mm_buf_str(b, program_name(name, sizeof(name)));
+  mm_buf_str(b, ")\narena:    ");
+  mm_buf_size(b, s->sbrk + s->mmap);
+  mm_buf_str(b, " from the kernel (sbrk ");
+  mm_buf_size(b, s->sbrk);
+  mm_buf_str(b, ", mmap ");
+  mm_buf_size(b, s->mmap);
+  mm_buf_str(b, "), ");
+  mm_buf_size(b, s->purged);
+  mm_buf_str(b, " returned, ");
+  mm_buf_size(b, s->held);
+  mm_buf_str(b, " held, peak ");
+  mm_buf_size(b, s->peak);
+  mm_buf_str(b, "\nbins:     ");
+  mm_buf_u64(b, MM_NCLASSES);
+  mm_buf_str(b, " size classes, ");
+  mm_buf_u64(b, s->bins_used);
+  mm_buf_str(b, " used; heaps: ");
+  mm_buf_u64(b, s->heaps_live);
+  mm_buf_str(b, " live, ");
+  mm_buf_u64(b, s->segments_abandoned);
+  mm_buf_str(b, " abandoned segments\n");
+  mm_buf_str(b, "  bin  block   pages    total     used     free  pending   allocs    frees   remote\n");
+  for (unsigned c = 0; c < MM_NCLASSES; c++) {
+    const bin_t *x = &s->bin[c];
+    if (!x->nmalloc && !x->pages) continue;
+    col_u64(b, c, 5);
+    col_u64(b, mm_class_size[c], 7);
+    col_u64(b, x->pages, 8);
+    col_u64(b, x->blocks, 9);
+    col_u64(b, x->used, 9);
+    col_u64(b, x->freeb, 9);
+    col_u64(b, x->pending, 9);
+    col_u64(b, x->nmalloc, 9);
+    col_u64(b, x->nfree, 9);
+    col_u64(b, x->nfree_remote, 9);
+    mm_buf_str(b, "\n");
+  }
+  mm_buf_str(b, "large:    ");
+  mm_buf_u64(b, s->huge_count);
+  mm_buf_str(b, " blocks in ");
+  mm_buf_size(b, s->huge_bytes);
+  mm_buf_str(b, " (mmap), ");
+  mm_buf_u64(b, s->huge_requests);
+  mm_buf_str(b, " requests, ");
+  mm_buf_u64(b, s->huge_frees);
+  mm_buf_str(b, " frees, ");
+  mm_buf_size(b, s->huge_cached);
+  mm_buf_str(b, " cached\ntotals:   in use ");
+  mm_buf_size(b, s->in_use);
+  mm_buf_str(b, ", free in bins ");
+  mm_buf_size(b, s->free_bytes);
+  mm_buf_str(b, ", metadata ");
+  mm_buf_size(b, s->meta);
+  mm_buf_str(b, ", held/in-use ");
+  uint64_t r100 = s->in_use ? s->held * 100 / s->in_use : 0;
+  mm_buf_u64(b, r100 / 100);
+  mm_buf_str(b, ".");
+  mm_buf_u64(b, (r100 % 100) / 10);
+  mm_buf_u64(b, r100 % 10);
+  mm_buf_str(b, "\n");
+}
+
+/* ---- JSON ------------------------------------------------------------------------- */
+static void kv(mm_buf_t *b, const char *k, uint64_t v, bool comma) {
+  mm_buf_str(b, "\"");
+  mm_buf_str(b, k);
+  mm_buf_str(b, "\": ");
+  mm_buf_u64(b, v);
+  if (comma) mm_buf_str(b, ", ");
+}
+
+static void print_json(mm_buf_t *b, const snap_t *s) {
+  char name[64];
+  const char *pn = program_name(name, sizeof(name));
+  mm_buf_str(b, "{\"schema\": \"mymalloc-stats/1\", \"version\": \"" PACKAGE_VERSION "\", ");
+  kv(b, "pid", (uint64_t)getpid(), true);
+  mm_buf_str(b, "\"program\": \"");
+  for (const char *p = pn; *p; p++) {   /* comm: printable, but be safe */
+    char ch[2] = { (*p == '"' || *p == '\\' || (unsigned char)*p < 32) ? '_' : *p, 0 };
+    mm_buf_str(b, ch);
+  }
+  mm_buf_str(b, "\",\n \"arena\": {");
+  kv(b, "sbrk_bytes", s->sbrk, true);
+  kv(b, "mmap_bytes", s->mmap, true);
+  kv(b, "returned_bytes", s->purged, true);
+  kv(b, "held_bytes", s->held, true);
+  kv(b, "peak_bytes", s->peak, false);
+  mm_buf_str(b, "},\n \"heaps\": {");
+  kv(b, "live", s->heaps_live, true);
+  kv(b, "abandoned_segments", s->segments_abandoned, false);
+  mm_buf_str(b, "},\n ");
+  kv(b, "nbins", MM_NCLASSES, true);
+  mm_buf_str(b, "\"bins\": [");
+  bool first = true;
+  for (unsigned c = 0; c < MM_NCLASSES; c++) {
+    const bin_t *x = &s->bin[c];
+    if (!x->nmalloc && !x->pages) continue;
+    mm_buf_str(b, first ? "\n  {" : ",\n  {");
+    first = false;
+    kv(b, "bin", c, true);
+    kv(b, "block_size", mm_class_size[c], true);
+    kv(b, "pages", x->pages, true);
+    kv(b, "total_blocks", x->blocks, true);
+    kv(b, "used_blocks", x->used, true);
+    kv(b, "free_blocks", x->freeb, true);
+    kv(b, "pending_blocks", x->pending, true);
+    kv(b, "alloc_requests", x->nmalloc, true);
+    kv(b, "free_requests", x->nfree, true);
+    kv(b, "remote_free_requests", x->nfree_remote, false);
+    mm_buf_str(b, "}");
+  }
+  mm_buf_str(b, "],\n \"large\": {");
+  kv(b, "blocks", s->huge_count, true);
+  kv(b, "bytes", s->huge_bytes, true);
+  kv(b, "requests", s->huge_requests, true);
+  kv(b, "frees", s->huge_frees, true);
+  kv(b, "cached_bytes", s->huge_cached, false);
+  mm_buf_str(b, "},\n \"totals\": {");
+  kv(b, "in_use_bytes", s->in_use, true);
+  kv(b, "free_bytes", s->free_bytes, true);
+  kv(b, "metadata_bytes", s->meta, false);
+  mm_buf_str(b, "}}\n");
+}
+
+int mm_stats_print(int fd, const char *format) {
+  bool json;
+  if (!format || !strcmp(format, "text")) json = false;
+  else if (!strcmp(format, "json")) json = true;
+  else { errno = EINVAL; return -1; }
+  pthread_mutex_lock(&mm_stats_lock);
+  char buf[4096];
+  mm_buf_t b = { buf, 0, sizeof(buf), fd };
+  snapshot(&snap_static);
+  if (json) print_json(&b, &snap_static); else print_text(&b, &snap_static);
+  mm_buf_flush(&b);
+  pthread_mutex_unlock(&mm_stats_lock);
+  return 0;
+}
+
+void mm_malloc_stats(void) { mm_stats_print(2, "text"); }
+
+void mm_stats_print_at_exit(void) {
+  mm_stats_print(2, mm_option(MM_OPT_STATS) == 2 ? "json" : "text");
+}
+
+struct mallinfo2 mm_mallinfo2(void) {
+  snap_t *sp = &snap_static;
+  struct mallinfo2 mi;
+  memset(&mi, 0, sizeof(mi));
+  pthread_mutex_lock(&mm_stats_lock);
+  snapshot(sp);
+  mi.arena = sp->sbrk;
+  mi.ordblks = 0;
+  for (unsigned c = 0; c < MM_NCLASSES; c++) mi.ordblks += sp->bin[c].freeb;
+  mi.hblks = sp->huge_count;
+  mi.hblkhd = sp->huge_bytes;
+  mi.usmblks = sp->peak;
+  mi.uordblks = sp->in_use;
+  mi.fordblks = sp->free_bytes;
+  mi.keepcost = sp->huge_cached;
+  pthread_mutex_unlock(&mm_stats_lock);
+  return mi;
+}
+
+static int sat(size_t v) { return v > (size_t)0x7fffffff ? 0x7fffffff : (int)v; }
+
+struct mallinfo mm_mallinfo(void) {
+  struct mallinfo2 m = mm_mallinfo2();
+  struct mallinfo r;
+  r.arena = sat(m.arena); r.ordblks = sat(m.ordblks); r.smblks = sat(m.smblks);
+  r.hblks = sat(m.hblks); r.hblkhd = sat(m.hblkhd); r.usmblks = sat(m.usmblks);
+  r.fsmblks = sat(m.fsmblks); r.uordblks = sat(m.uordblks); r.fordblks = sat(m.fordblks);
+  r.keepcost = sat(m.keepcost);
+  return r;
+}
+
+void mm_stats_fork_prepare(void) { pthread_mutex_lock(&mm_stats_lock); }
+void mm_stats_fork_parent(void) { pthread_mutex_unlock(&mm_stats_lock); }
+void mm_stats_fork_child(void) { pthread_mutex_init(&mm_stats_lock, NULL); }
+
+MM_EXPORT_AS(mm_stats_print, mymalloc_stats_print)
+MM_EXPORT_AS(mm_malloc_stats, mymalloc_malloc_stats)
+MM_EXPORT_AS(mm_mallinfo2, mymalloc_mallinfo2)
+MM_EXPORT_AS(mm_mallinfo, mymalloc_mallinfo)
+MM_OVERRIDE_AS(mm_malloc_stats, malloc_stats)
+MM_OVERRIDE_AS(mm_mallinfo2, mallinfo2)
+MM_OVERRIDE_AS(mm_mallinfo, mallinfo)
+MM_OVERRIDE_AS(mm_mallinfo, __libc_mallinfo)

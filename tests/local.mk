@@ -1,0 +1,42 @@
+# tests/local.mk -- make check.  Test programs link libmymalloc so that
+# its malloc replaces libc's; -no-install makes them real binaries (not
+# libtool wrapper scripts), which LD_PRELOAD and valgrind need.
+mmtest_ldadd = src/libmymalloc.la $(PTHREAD_LIBS)
+mmtest_ldflags = -no-install
+mmtest_cflags = $(AM_CFLAGS) $(PTHREAD_CFLAGS) -fno-builtin
+EXTRA_DIST += tests/harness.h
+
+# the original three
+CORE_TESTS = tests/test1 tests/t-test1 tests/test_sbrk
+check_PROGRAMS += $(CORE_TESTS)
+TESTS += $(CORE_TESTS)
+
+tests_test1_SOURCES = tests/test1.c
+tests_test1_CFLAGS = $(mmtest_cflags)
+tests_test1_LDADD = $(mmtest_ldadd)
+tests_test1_LDFLAGS = $(mmtest_ldflags)
+
+tests_t_test1_SOURCES = tests/t-test1.c
+tests_t_test1_CFLAGS = $(mmtest_cflags)
+tests_t_test1_LDADD = $(mmtest_ldadd)
+tests_t_test1_LDFLAGS = $(mmtest_ldflags)
+
+tests_test_sbrk_SOURCES = tests/test_sbrk.c
+tests_test_sbrk_CFLAGS = $(mmtest_cflags)
+tests_test_sbrk_LDADD = $(mmtest_ldadd)
+tests_test_sbrk_LDFLAGS = $(mmtest_ldflags)
+
+# the original targets
+test: $(CORE_TESTS)
+	@fail=0; for t in $(CORE_TESTS); do \
+	  echo "== $$t"; ./$$t || fail=1; \
+	done; test $$fail = 0
+
+run-test1: tests/test1
+	./tests/test1
+run-t-test1: tests/t-test1
+	./tests/t-test1
+run-test_sbrk: tests/test_sbrk
+	./tests/test_sbrk
+
+.PHONY: test run-test1 run-t-test1 run-test_sbrk
