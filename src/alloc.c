@@ -34,23 +34,24 @@ const uint8_t mm_class_lookup[MM_LOOKUP_MAX / 16 + 1] = {
 #endif
 
 /* Pop a block from pg (known to have one). */
-mm_inline void *page_pop(mm_heap_t *h, mm_page_t *pg, mm_block_t *b) {
+mm_inline void *page_pop(mm_heap_t *h, unsigned c, mm_page_t *pg, mm_block_t *b) {
   mm_block_t *next = mm_decode(b);
   if (mm_unlikely(((uintptr_t)next ^ (uintptr_t)b) > MM_SEGMENT_MASK) && next != NULL)
     mm_corrupt("malloc", b, "corrupted free-list link");
   pg->free = next;
   pg->used++;
   b->key = 0;
-  mm_count(h->stats[pg->class_idx].nmalloc);
+  mm_count(h->nmalloc[c]);
   return b;
 }
 
 void *mm_malloc(size_t n) {
   mm_heap_t *h = mm_heap_tls;
   if (mm_likely(n <= MM_LOOKUP_MAX)) {
-    mm_page_t *pg = h->direct[mm_class_lookup[(n + 15) >> 4]];
+    unsigned c = mm_class_lookup[(n + 15) >> 4];
+    mm_page_t *pg = h->direct[c];
     mm_block_t *b = pg->free;
-    if (mm_likely(b != NULL)) return page_pop(h, pg, b);
+    if (mm_likely(b != NULL)) return page_pop(h, c, pg, b);
   }
   return mm_malloc_generic(h, n);
 }
@@ -71,7 +72,7 @@ mm_noinline void *mm_malloc_generic(mm_heap_t *h, size_t n) {
     pg = mm_page_find(h, c);
     if (!pg) { errno = ENOMEM; return NULL; }
   }
-  return page_pop(h, pg, pg->free);
+  return page_pop(h, c, pg, pg->free);
 }
 
 /* Aligned allocation: a class whose blocks are multiples of `align` sits

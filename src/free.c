@@ -68,7 +68,7 @@ void mm_free(void *p) {
       b->next = mm_encode(b, pg->free);
       b->key = mm_free_key;
       pg->free = b;
-      mm_count(h->stats[pg->class_idx].nfree);
+      mm_count(h->nfree[pg->class_idx]);
       if (mm_unlikely(--pg->used == 0)) mm_page_emptied(h, pg);
       return;
     }
@@ -95,7 +95,7 @@ mm_noinline void mm_free_generic(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, 
     b->next = mm_encode(b, pg->free);
     b->key = mm_free_key;
     pg->free = b;
-    mm_count(me->stats[pg->class_idx].nfree);
+    mm_count(me->nfree[pg->class_idx]);
     if (--pg->used == 0) mm_page_emptied(me, pg);
     return;
   }
@@ -113,7 +113,7 @@ mm_noinline void mm_free_generic(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, 
   if (owner & 1) atomic_store_explicit(&((mm_heap_t *)(owner & ~(uintptr_t)1))->full_xfree, 1, memory_order_release);
 #if MM_STATS
   if (me != &mm_heap_empty) {
-    me->stats[pg->class_idx].nfree++;
+    me->nfree[pg->class_idx]++;
     me->stats[pg->class_idx].nfree_remote++;
   } else {
     mm_stats_count_orphan_free(pg->class_idx);

@@ -98,6 +98,10 @@
 
 #include "mymalloc/malloc.h"
 
+/* Everything declared from here on is internal to the library: hidden
+ * visibility lets the compiler address it directly, not through the GOT. */
+#pragma GCC visibility push(hidden)
+
 /* ---- compiler helpers -------------------------------------------------- */
 #define mm_likely(x)    __builtin_expect(!!(x), 1)
 #define mm_unlikely(x)  __builtin_expect(!!(x), 0)
@@ -144,6 +148,7 @@
 #define MM_MEDIUM_MAX        65536                    /* largest class */
 #define MM_LOOKUP_MAX        1024                     /* table lookup */
 #define MM_HUGE_CLASS        MM_NCLASSES              /* stats row of huge */
+_Static_assert(MM_SEGMENT_SIZE >> 16 <= 64, "free_slots is a 64-bit mask");
 
 /* Address space covered by the segment map: 47 bits (x86_64 user space). */
 #define MM_ADDRESS_BITS      47
@@ -162,22 +167,23 @@ struct mm_block_s {
 
 enum mm_kind { MM_SMALL = 0, MM_MEDIUM = 1, MM_HUGE = 2 };
 
-struct mm_page_s {
+struct mm_page_s {                /* 64 bytes: free() indexes by shift */
   mm_block_t *free;               /* owner's free list (encoded links) */
   uint32_t used;                  /* blocks out of the page (incl. in xfree) */
   uint32_t block_size;            /* 0: the page slot is not in use */
   _Atomic(uintptr_t) owner;       /* heap, heap|1 on the full list, or 0 */
   _Atomic(mm_block_t *) xfree;    /* blocks freed by other threads */
   uint8_t *start;                 /* first block */
-  uint32_t capacity;              /* blocks that fit */
-  uint32_t reserved;              /* blocks carved so far (bump) */
+  mm_page_t *next, *prev;         /* the heap's queue of this class */
+  uint16_t capacity;              /* blocks that fit (<= 4096) */
+  uint16_t reserved;              /* blocks carved so far (bump) */
   uint8_t class_idx;              /* size class (MM_HUGE_CLASS for huge) */
   uint8_t in_full;                /* on the heap's full list */
-  uint8_t is_zero;                /* huge: memory fresh from the kernel */
-  uint8_t unused_pad;
-  uint32_t index;                 /* slot in the segment */
-  mm_page_t *next, *prev;         /* the heap's queue of this class */
+  uint8_t index;                  /* slot in the segment */
+  uint8_t unused;
 };
+
+_Static_assert(sizeof(struct mm_page_s) == 64, "free() finds a page by shifting");
 
 struct mm_segment_s {
   uintptr_t cookie;               /* mm_secret ^ address: header is intact */
@@ -201,8 +207,8 @@ struct mm_segment_s {
 /* Per-class counters of a heap.  Only the owning thread writes them;
  * the report reads them with relaxed loads. */
 typedef struct mm_class_stats_s {
-  uint64_t nmalloc;               /* allocation requests */
-  uint64_t nfree;                 /* free requests made by this thread */
+  uint64_t nmalloc;               /* allocation requests (fold only) */
+  uint64_t nfree;                 /* free requests (fold only) */
   uint64_t nfree_remote;          /*  .. of which on another thread's page */
   uint64_t ncollected;            /* remote frees collected into our pages */
   uint64_t pages;                 /* pages held */
@@ -224,7 +230,10 @@ struct mm_heap_s {
   uint32_t npages_total;
   uint8_t live;                           /* 0: in the free heap pool */
   uint64_t trim_seen;                     /* mm_trim_epoch acted upon */
-  mm_class_stats_t stats[MM_NCLASSES];
+  /* the two counters of the fast paths, one 8-byte slot per class */
+  uint64_t nmalloc[MM_NCLASSES];          /* allocation requests */
+  uint64_t nfree[MM_NCLASSES];            /* free requests by this thread */
+  mm_class_stats_t stats[MM_NCLASSES];    /* the rest (slow paths) */
 };
 
 /* ---- globals ---------------------------------------------------------------- */
@@ -409,5 +418,7 @@ void mm_buf_pad(mm_buf_t *b, size_t width, size_t used);
 void mm_buf_size(mm_buf_t *b, uint64_t bytes);
 size_t mm_fmt_size(char *out, uint64_t bytes);
 void mm_message(const char *a, const char *b, const char *c);
+
+#pragma GCC visibility pop
 
 #endif /* MM_INTERNAL_H */

@@ -29,7 +29,8 @@ static void page_carve(mm_page_t *pg) {
   size_t bsize = pg->block_size;
   uint32_t n = (uint32_t)(mm_os_page / bsize);
   if (n < 1) n = 1;
-  if (n > pg->capacity - pg->reserved) n = pg->capacity - pg->reserved;
+  uint32_t left = (uint32_t)pg->capacity - pg->reserved;
+  if (n > left) n = left;
   uint8_t *first = pg->start + (size_t)pg->reserved * bsize;
   mm_block_t *tail = pg->free;
   for (uint32_t i = n; i-- > 0;) {
@@ -39,7 +40,7 @@ static void page_carve(mm_page_t *pg) {
     tail = b;
   }
   pg->free = tail;
-  pg->reserved += n;
+  pg->reserved = (uint16_t)(pg->reserved + n);
 }
 
 /* Move the blocks other threads freed onto the owner's list. */
@@ -74,7 +75,7 @@ static mm_page_t *page_new(mm_heap_t *h, unsigned c) {
   if (end > (uint8_t *)s + MM_SEGMENT_SIZE - mm_os_page) end = (uint8_t *)s + MM_SEGMENT_SIZE - mm_os_page;
   pg->block_size = (uint32_t)bsize;
   pg->class_idx = (uint8_t)c;
-  pg->capacity = (uint32_t)((size_t)(end - pg->start) / bsize);
+  pg->capacity = (uint16_t)((size_t)(end - pg->start) / bsize);
   pg->reserved = 0;
   pg->used = 0;
   pg->free = NULL;

@@ -72,7 +72,7 @@ static void segment_init_header(mm_segment_t *s, enum mm_kind kind) {
   for (uint32_t i = 0; i < s->npages; i++) {
     mm_page_t *pg = &s->pages[i];
     memset(pg, 0, sizeof(*pg));
-    pg->index = i;
+    pg->index = (uint8_t)i;
     uint8_t *st, *en;
     slot_area(s, i, &st, &en);
     pg->start = st;

@@ -42,8 +42,8 @@ void mm_stats_os_changed(int64_t delta_held) {
 
 void mm_stats_fold_heap(mm_heap_t *h) {
   for (unsigned c = 0; c < MM_NCLASSES; c++) {
-    mm_dead[c].nmalloc += h->stats[c].nmalloc;
-    mm_dead[c].nfree += h->stats[c].nfree;
+    mm_dead[c].nmalloc += h->nmalloc[c];
+    mm_dead[c].nfree += h->nfree[c];
     mm_dead[c].nfree_remote += h->stats[c].nfree_remote;
     mm_dead[c].ncollected += h->stats[c].ncollected;
     mm_dead[c].pages += h->stats[c].pages;
@@ -99,8 +99,8 @@ static void snapshot(snap_t *s) {
     s->heaps_live++;
     for (unsigned c = 0; c < MM_NCLASSES; c++) {
       bin_t *b = &s->bin[c];
-      b->nmalloc += mm_load_relaxed(&h->stats[c].nmalloc);
-      b->nfree += mm_load_relaxed(&h->stats[c].nfree);
+      b->nmalloc += mm_load_relaxed(&h->nmalloc[c]);
+      b->nfree += mm_load_relaxed(&h->nfree[c]);
       b->nfree_remote += mm_load_relaxed(&h->stats[c].nfree_remote);
       collected[c] += mm_load_relaxed(&h->stats[c].ncollected);
       b->pages += mm_load_relaxed(&h->stats[c].pages);
