@@ -10,3 +10,14 @@ tools/mymalloc-run: $(top_srcdir)/tools/mymalloc-run.in Makefile
 	  -e 's|@BUILD_LIBDIR@|$(abs_top_builddir)/src/.libs|g' \
 	  -e 's|@VERSION@|$(PACKAGE_VERSION)|g' \
 	  $(top_srcdir)/tools/mymalloc-run.in > $@.tmp && chmod +x $@.tmp && mv $@.tmp $@
+
+# the demo behind `make get-stats` (and the README's first command)
+noinst_PROGRAMS += tools/mymalloc-demo
+tools_mymalloc_demo_SOURCES = tools/demo.c
+tools_mymalloc_demo_CFLAGS = $(AM_CFLAGS) $(PTHREAD_CFLAGS) -fno-builtin
+tools_mymalloc_demo_LDADD = src/libmymalloc.la $(PTHREAD_LIBS)
+tools_mymalloc_demo_LDFLAGS = -no-install
+
+get-stats: tools/mymalloc-demo
+	./tools/mymalloc-demo
+.PHONY: get-stats
