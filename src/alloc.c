@@ -18,6 +18,17 @@ const uint32_t mm_class_size[MM_NCLASSES] = {
   40960, 49152, 57344, 65536,
 };
 
+#define MAGIC(s) (UINT64_MAX / (s) + 1)
+const uint64_t mm_class_magic[MM_NCLASSES] = {
+  MAGIC(16), MAGIC(32), MAGIC(48), MAGIC(64), MAGIC(80), MAGIC(96), MAGIC(112), MAGIC(128),
+  MAGIC(160), MAGIC(192), MAGIC(224), MAGIC(256), MAGIC(320), MAGIC(384), MAGIC(448),
+  MAGIC(512), MAGIC(640), MAGIC(768), MAGIC(896), MAGIC(1024), MAGIC(1280), MAGIC(1536),
+  MAGIC(1792), MAGIC(2048), MAGIC(2560), MAGIC(3072), MAGIC(3584), MAGIC(4096),
+  MAGIC(5120), MAGIC(6144), MAGIC(7168), MAGIC(8192), MAGIC(10240), MAGIC(12288),
+  MAGIC(14336), MAGIC(16384), MAGIC(20480), MAGIC(24576), MAGIC(28672), MAGIC(32768),
+  MAGIC(40960), MAGIC(49152), MAGIC(57344), MAGIC(65536),
+};
+
 /* mm_class_lookup[(n + 15) >> 4] is the class of n for n <= 1024
  * (generated from mm_size_class's formula; test1 checks the two agree). */
 const uint8_t mm_class_lookup[MM_LOOKUP_MAX / 16 + 1] = {

@@ -33,6 +33,14 @@ mm_noreturn mm_cold void mm_corrupt(const char *fn, const void *p, const char *w
   abort();
 }
 
+/* The fast path found p wrong: say what exactly, then abort. */
+mm_noreturn mm_cold void mm_free_invalid(const void *p) {
+  mm_segment_t *s;
+  mm_page_t *pg;
+  const char *err = mm_check_pointer(p, &s, &pg);
+  mm_corrupt("free", p, err ? err : "invalid pointer");
+}
+
 /* Full validation of a pointer given back to us: ours, at a block start,
  * and live.  Returns NULL when valid, else what is wrong. */
 const char *mm_check_pointer(const void *p, mm_segment_t **sp, mm_page_t **pgp) {
@@ -49,10 +57,7 @@ const char *mm_check_pointer(const void *p, mm_segment_t **sp, mm_page_t **pgp) 
     return NULL;
   }
   if (pg->block_size == 0) return "invalid pointer (in an unused page)";
-  uintptr_t off = (uintptr_t)p - (uintptr_t)pg->start;
-  if ((uintptr_t)p < (uintptr_t)pg->start || off % pg->block_size != 0 ||
-      off / pg->block_size >= pg->reserved)
-    return "invalid pointer (not at the start of a block)";
+  if (!mm_is_block_start(pg, pg->class_idx, p)) return "invalid pointer (not at the start of a block)";
   if (((const mm_block_t *)p)->key == mm_free_key) return "double free (block is already free)";
   return NULL;
 }
@@ -64,11 +69,12 @@ void mm_free(void *p) {
     mm_heap_t *h = mm_heap_tls;
     mm_block_t *b = (mm_block_t *)p;
     if (mm_likely(atomic_load_explicit(&pg->owner, memory_order_relaxed) == (uintptr_t)h)) {
-      if (mm_unlikely(b->key == mm_free_key)) mm_corrupt("free", p, "double free (block is already free)");
+      unsigned c = pg->class_idx;
+      if (mm_unlikely(!mm_is_block_start(pg, c, p) || b->key == mm_free_key)) mm_free_invalid(p);
       b->next = mm_encode(b, pg->free);
       b->key = mm_free_key;
       pg->free = b;
-      mm_count(h->nfree[pg->class_idx]);
+      mm_count(h->nfree[c]);
       if (mm_unlikely(--pg->used == 0)) mm_page_emptied(h, pg);
       return;
     }

@@ -246,6 +246,7 @@ extern _Atomic(uint64_t) mm_segmap[MM_SEGMAP_WORDS];
 extern __thread mm_heap_t *mm_heap_tls __attribute__((tls_model("initial-exec")));
 extern const uint8_t mm_class_lookup[MM_LOOKUP_MAX / 16 + 1];
 extern const uint32_t mm_class_size[MM_NCLASSES];
+extern const uint64_t mm_class_magic[MM_NCLASSES];   /* UINT64_MAX / size + 1 */
 
 /* ---- small inline helpers ------------------------------------------------------ */
 mm_inline unsigned mm_size_class(size_t n) {
@@ -268,6 +269,17 @@ mm_inline bool mm_segmap_has(const mm_segment_t *s) {
 
 mm_inline mm_page_t *mm_page_of(mm_segment_t *s, const void *p) {
   return &s->pages[((uintptr_t)p - (uintptr_t)s) >> s->page_shift];
+}
+
+/* Is p the start of a block pg has handed out or carved?  One multiply
+ * (Lemire, Kaser, Kurz 2019): for off < 2^32 and M = 2^64 / size rounded
+ * up, off % size == 0 iff the low half of off * M is below M, and
+ * off / size is the high half.  A p below the page start makes off huge
+ * and the quotient fails the second test. */
+mm_inline bool mm_is_block_start(const mm_page_t *pg, unsigned c, const void *p) {
+  uint64_t off = (uint64_t)((uintptr_t)p - (uintptr_t)pg->start);
+  unsigned __int128 prod = (unsigned __int128)off * mm_class_magic[c];
+  return (uint64_t)prod < mm_class_magic[c] && (uint64_t)(prod >> 64) < pg->reserved;
 }
 
 /* Free-list links are stored as next ^ secret ^ (address of the block):
@@ -311,6 +323,7 @@ void mm_free(void *p);
 void mm_free_generic(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, const char *fn);
 mm_noreturn void mm_corrupt(const char *fn, const void *p, const char *what);
 const char *mm_check_pointer(const void *p, mm_segment_t **sp, mm_page_t **pgp);
+mm_noreturn void mm_free_invalid(const void *p);
 
 /* page.c */
 mm_page_t *mm_page_find(mm_heap_t *h, unsigned c);
