@@ -83,6 +83,12 @@ mm_noinline void *mm_malloc_generic(mm_heap_t *h, size_t n) {
     pg = mm_page_find(h, c);
     if (!pg) { errno = ENOMEM; return NULL; }
   }
+  if (mm_unlikely(mm_valgrind)) {
+    mm_vg_defined(pg->free, sizeof(mm_block_t));
+    void *p = page_pop(h, c, pg, pg->free);
+    mm_vg_alloc(p, pg->block_size, 0);
+    return p;
+  }
   return page_pop(h, c, pg, pg->free);
 }
 

@@ -58,6 +58,7 @@ const char *mm_check_pointer(const void *p, mm_segment_t **sp, mm_page_t **pgp) 
   }
   if (pg->block_size == 0) return "invalid pointer (in an unused page)";
   if (!mm_is_block_start(pg, pg->class_idx, p)) return "invalid pointer (not at the start of a block)";
+  mm_vg_defined(p, sizeof(mm_block_t));   /* the key word may be uninitialised user data */
   if (((const mm_block_t *)p)->key == mm_free_key) return "double free (block is already free)";
   return NULL;
 }
@@ -91,13 +92,14 @@ mm_noinline void mm_free_generic(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, 
   mm_page_t *pg2;
   const char *err = mm_check_pointer(b, &s2, &pg2);
   if (err) mm_corrupt(fn, b, err);
+  mm_vg_free(b);
   if (s->kind == MM_HUGE) { mm_huge_free(s); return; }
 
   mm_heap_t *me = mm_heap_tls;
   uintptr_t owner = atomic_load_explicit(&pg->owner, memory_order_relaxed);
-  if ((owner & ~(uintptr_t)1) == (uintptr_t)me && me != &mm_heap_empty) {
-    /* our own page, on the full list: it has room again */
-    mm_page_unfull(me, pg);
+  if (mm_owner_heap(owner) == me && me != &mm_heap_empty) {
+    /* our own page: on the full list (it has room again), or valgrind */
+    if (owner & MM_OWNER_FULL) mm_page_unfull(me, pg);
     b->next = mm_encode(b, pg->free);
     b->key = mm_free_key;
     pg->free = b;
@@ -116,7 +118,7 @@ mm_noinline void mm_free_generic(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, 
                                                   memory_order_seq_cst, memory_order_relaxed));
   /* If the page is (now) on its owner's full list, tell the owner. */
   owner = atomic_load_explicit(&pg->owner, memory_order_seq_cst);
-  if (owner & 1) atomic_store_explicit(&((mm_heap_t *)(owner & ~(uintptr_t)1))->full_xfree, 1, memory_order_release);
+  if (owner & MM_OWNER_FULL) atomic_store_explicit(&mm_owner_heap(owner)->full_xfree, 1, memory_order_release);
 #if MM_STATS
   if (me != &mm_heap_empty) {
     me->nfree[pg->class_idx]++;

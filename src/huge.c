@@ -90,6 +90,7 @@ void *mm_huge_alloc(size_t n, size_t align, bool zero) {
         mm_stats_os_changed(0);
       }
       huge_init(s, s->size, off, n);
+      mm_vg_alloc((uint8_t *)s + off, s->size - off, 0);
       if (zero) memset((uint8_t *)s + off, 0, n);
       huge_account_alloc(s->size - off);
       return (uint8_t *)s + off;
@@ -115,6 +116,7 @@ void *mm_huge_alloc(size_t n, size_t align, bool zero) {
   huge_init(s, size, off, n);
   mm_segmap_set(s, true);
   huge_account_alloc(size - off);
+  mm_vg_alloc((uint8_t *)s + off, size - off, 1);
   return (uint8_t *)s + off;
 }
 
@@ -199,6 +201,7 @@ void *mm_huge_realloc(mm_segment_t *s, size_t n) {
   size &= ~(mm_os_page - 1);
   size_t old_usable = s->size - off;
   uint8_t *p = (uint8_t *)s + off;
+  if (mm_valgrind) return NULL;   /* copy, so that memcheck follows */
   if (size == s->size) return p;
   if (size < s->size) {
     if (s->size - size < (s->size >> 2)) return p;   /* keep small shrinks */

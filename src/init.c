@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 uintptr_t mm_secret;
+uintptr_t mm_owner_slow;
+bool mm_valgrind;
 uintptr_t mm_free_key;
 size_t mm_os_page = 4096;
 _Atomic(int) mm_process_ready;      /* 0 no, 1 initialising, 2 ready */
@@ -60,6 +62,9 @@ void mm_process_init(void) {
   int expected = 0;
   if (atomic_compare_exchange_strong(&mm_process_ready, &expected, 1)) {
     mm_options_init();
+#ifdef HAVE_VALGRIND_MEMCHECK_H
+    if (RUNNING_ON_VALGRIND) { mm_valgrind = true; mm_owner_slow = MM_OWNER_SLOW; }
+#endif
     long ps = sysconf(_SC_PAGESIZE);
     if (ps > 0) mm_os_page = (size_t)ps;
     /* secrets: the kernel's 16 random bytes (AT_RANDOM), mixed with

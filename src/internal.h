@@ -248,6 +248,36 @@ extern const uint8_t mm_class_lookup[MM_LOOKUP_MAX / 16 + 1];
 extern const uint32_t mm_class_size[MM_NCLASSES];
 extern const uint64_t mm_class_magic[MM_NCLASSES];   /* UINT64_MAX / size + 1 */
 
+/* page->owner: the heap, with two flag bits */
+#define MM_OWNER_FULL 1u           /* the page is on the heap's full list */
+#define MM_OWNER_SLOW 2u           /* every free takes mm_free_generic (valgrind) */
+extern uintptr_t mm_owner_slow;    /* MM_OWNER_SLOW when running on valgrind */
+extern bool mm_valgrind;
+mm_inline uintptr_t mm_owner_tag(const mm_heap_t *h, bool full) {
+  return (uintptr_t)h | mm_owner_slow | (full ? MM_OWNER_FULL : 0u);
+}
+mm_inline mm_heap_t *mm_owner_heap(uintptr_t owner) {
+  return (mm_heap_t *)(owner & ~(uintptr_t)(MM_OWNER_FULL | MM_OWNER_SLOW));
+}
+
+/* Valgrind client requests, only in slow paths: on valgrind, mallocs skip
+ * the direct pages and frees see MM_OWNER_SLOW, so both reach the code
+ * that tells memcheck about blocks (whole usable size). */
+#ifdef HAVE_VALGRIND_MEMCHECK_H
+#include <valgrind/memcheck.h>
+#define mm_vg_alloc(p, n, zero) \
+  do { if (mm_valgrind) { VALGRIND_MALLOCLIKE_BLOCK((p), (n), 0, (zero)); } } while (0)
+#define mm_vg_free(p) \
+  do { if (mm_valgrind) { VALGRIND_FREELIKE_BLOCK((p), 0); \
+                          VALGRIND_MAKE_MEM_DEFINED((p), sizeof(mm_block_t)); } } while (0)
+#define mm_vg_defined(p, n) \
+  do { if (mm_valgrind) { VALGRIND_MAKE_MEM_DEFINED((p), (n)); } } while (0)
+#else
+#define mm_vg_alloc(p, n, zero) ((void)0)
+#define mm_vg_free(p) ((void)0)
+#define mm_vg_defined(p, n) ((void)0)
+#endif
+
 /* ---- small inline helpers ------------------------------------------------------ */
 mm_inline unsigned mm_size_class(size_t n) {
   if (mm_likely(n <= MM_LOOKUP_MAX)) return mm_class_lookup[(n + 15) >> 4];

@@ -61,7 +61,7 @@ void mm_page_collect(mm_page_t *pg) {
   last->next = mm_encode(last, pg->free);
   pg->free = list;
   pg->used -= n;
-  mm_heap_t *h = (mm_heap_t *)(atomic_load_explicit(&pg->owner, memory_order_relaxed) & ~(uintptr_t)1);
+  mm_heap_t *h = mm_owner_heap(atomic_load_explicit(&pg->owner, memory_order_relaxed));
   if (h) h->stats[pg->class_idx].ncollected += n;
 }
 
@@ -81,7 +81,7 @@ static mm_page_t *page_new(mm_heap_t *h, unsigned c) {
   pg->free = NULL;
   pg->in_full = 0;
   atomic_store_explicit(&pg->xfree, NULL, memory_order_relaxed);
-  atomic_store_explicit(&pg->owner, (uintptr_t)h, memory_order_release);
+  atomic_store_explicit(&pg->owner, mm_owner_tag(h, false), memory_order_release);
   mm_queue_push(&h->queue[c], pg);
   mm_store_relaxed(&h->stats[c].pages, h->stats[c].pages + 1);
   mm_store_relaxed(&h->stats[c].blocks, h->stats[c].blocks + pg->capacity);
@@ -106,7 +106,7 @@ void mm_page_unfull(mm_heap_t *h, mm_page_t *pg) {
   mm_queue_remove(&h->full[c], pg);
   mm_queue_push(&h->queue[c], pg);
   pg->in_full = 0;
-  atomic_store_explicit(&pg->owner, (uintptr_t)h, memory_order_relaxed);
+  atomic_store_explicit(&pg->owner, mm_owner_tag(h, false), memory_order_relaxed);
 }
 
 static void page_to_full(mm_heap_t *h, mm_page_t *pg) {
@@ -114,7 +114,7 @@ static void page_to_full(mm_heap_t *h, mm_page_t *pg) {
   mm_queue_remove(&h->queue[c], pg);
   mm_queue_push(&h->full[c], pg);
   pg->in_full = 1;
-  atomic_store_explicit(&pg->owner, (uintptr_t)h | 1, memory_order_seq_cst);
+  atomic_store_explicit(&pg->owner, mm_owner_tag(h, true), memory_order_seq_cst);
   /* a remote free that saw the old owner value pushed without raising
    * full_xfree: look once more now that the mark is visible */
   if (atomic_load_explicit(&pg->xfree, memory_order_seq_cst)) {
@@ -180,7 +180,7 @@ mm_page_t *mm_page_find(mm_heap_t *h, unsigned c) {
     mm_queue_remove(&h->queue[c], pg);
     mm_queue_push(&h->queue[c], pg);
   }
-  h->direct[c] = pg;
+  if (!mm_valgrind) h->direct[c] = pg;   /* on valgrind, every malloc is slow */
   return pg;
 }
 
@@ -225,7 +225,7 @@ static void check_page(mm_heap_t *h, mm_page_t *pg, unsigned c, bool full) {
   mm_assert(pg->block_size == mm_class_size[c] && pg->class_idx == c);
   mm_assert(pg->in_full == full);
   uintptr_t own = atomic_load_explicit(&pg->owner, memory_order_relaxed);
-  mm_assert(own == ((uintptr_t)h | (full ? 1u : 0u)));
+  mm_assert(own == mm_owner_tag(h, full));
   mm_assert(pg->reserved <= pg->capacity && pg->used <= pg->reserved);
   uint32_t nfree = 0;
   for (mm_block_t *b = pg->free; b; b = mm_decode(b)) {

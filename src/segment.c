@@ -326,7 +326,7 @@ bool mm_segment_try_adopt(mm_heap_t *h) {
   for (uint32_t i = 0; i < s->npages; i++) {
     mm_page_t *pg = &s->pages[i];
     if (!pg->block_size) continue;
-    atomic_store_explicit(&pg->owner, (uintptr_t)h, memory_order_release);
+    atomic_store_explicit(&pg->owner, mm_owner_tag(h, false), memory_order_release);
     mm_stats_page_abandoned(h, pg, false);
     mm_queue_push(&h->queue[pg->class_idx], pg);
   }
