@@ -110,9 +110,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         break;
       case 2: case 3: { /* realloc, reallocarray: contents kept up to min */
         check(s);
-        q = op == 2 ? mymalloc_realloc(s->p, n) : mymalloc_reallocarray(s->p, 1, n);
+        unsigned char *old = s->p;
+        q = op == 2 ? mymalloc_realloc(old, n) : mymalloc_reallocarray(old, 1, n);
         if (!q && n != 0) die("realloc failed", n);
-        size_t keep = s->n < n ? s->n : n;
+        size_t had = old ? s->n : 0, keep = had < n ? had : n;
         for (size_t j = 0; q && j < keep; j++) if (((unsigned char *)q)[j] != s->fill) die("realloc lost contents", n);
         if (n == 0) { s->p = NULL; continue; }   /* realloc(p, 0) freed p */
         break;
