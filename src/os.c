@@ -51,6 +51,14 @@ fail:
   return NULL;
 }
 
+/* Is [addr, addr+size) the very top of the break? */
+bool mm_os_sbrk_is_top(void *addr, size_t size) {
+  int saved = errno;
+  bool top = (uintptr_t)sbrk(0) == (uintptr_t)addr + size;
+  errno = saved;
+  return top;
+}
+
 /* Give back the top of the break if [addr, addr+size) is still its end. */
 bool mm_os_sbrk_trim(void *addr, size_t size) {
   int saved = errno;

@@ -108,26 +108,28 @@ static size_t pool_release_one(mm_segment_t *s) {
   return MM_SEGMENT_SIZE - hdr - mm_os_page;
 }
 
-/* The break can shrink when the pooled segments sit at its very top. */
+/* The break can shrink when the pooled segments sit at its very top.
+ * A segment is unlinked and accounted before its memory goes. */
 static void pool_trim_brk(void) {
   bool again = true;
   while (again) {
     again = false;
     for (mm_segment_t *s = mm_pool; s; s = s->next) {
-      if (!s->from_sbrk) continue;
-      if (mm_os_sbrk_trim(s, MM_SEGMENT_SIZE)) {
-        size_t hdr = mm_align_up(sizeof(mm_segment_t), mm_os_page);
-        if (s->purged) atomic_fetch_sub(&mm_os_stats.purged_bytes, MM_SEGMENT_SIZE - hdr - mm_os_page);
-        else mm_pool_resident--;
-        if (mm_pool_tail == s) mm_pool_tail = s->prev;
-        mm_segmap_set(s, false);
-        seg_remove(&mm_pool, s);
-        mm_pool_count--;
-        atomic_fetch_sub(&mm_os_stats.segments, 1);
-        mm_stats_os_changed(0);
-        again = true;
-        break;
-      }
+      if (!s->from_sbrk || !mm_os_sbrk_is_top(s, MM_SEGMENT_SIZE)) continue;
+      size_t hdr = mm_align_up(sizeof(mm_segment_t), mm_os_page);
+      if (s->purged) atomic_fetch_sub(&mm_os_stats.purged_bytes, MM_SEGMENT_SIZE - hdr - mm_os_page);
+      else mm_pool_resident--;
+      if (mm_pool_tail == s) mm_pool_tail = s->prev;
+      seg_remove(&mm_pool, s);
+      mm_pool_count--;
+      mm_segmap_set(s, false);
+      atomic_fetch_sub(&mm_os_stats.segments, 1);
+      /* false only if another sbrk user moved the break just now: the
+       * address space then stays unused (and is no longer counted) */
+      if (!mm_os_sbrk_trim(s, MM_SEGMENT_SIZE)) atomic_fetch_sub(&mm_os_stats.sbrk_bytes, MM_SEGMENT_SIZE);
+      mm_stats_os_changed(0);
+      again = true;
+      break;
     }
   }
 }

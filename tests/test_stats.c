@@ -41,14 +41,14 @@ static void *worker(void *arg) {
   static void *mine[NTHREADS][NCLS][1000];
   for (int c = 0; c < NCLS; c++)
     for (int i = 0; i < count_of[c]; i++) {
-      mine[id][c][i] = malloc(size_of[c]);
+      mine[id][c][i] = mymalloc_malloc(size_of[c]);
       th_fill(mine[id][c][i], size_of[c], (unsigned)(id * 7 + c + i));
     }
   void *hb[HUGE_COUNT];
-  for (int i = 0; i < HUGE_COUNT; i++) hb[i] = malloc(HUGE_SIZE);
-  for (int i = 0; i < HUGE_COUNT - 1; i++) free(hb[i]);     /* one huge stays live */
+  for (int i = 0; i < HUGE_COUNT; i++) hb[i] = mymalloc_malloc(HUGE_SIZE);
+  for (int i = 0; i < HUGE_COUNT - 1; i++) mymalloc_free(hb[i]);     /* one huge stays live */
   for (int c = 0; c < NCLS; c++) {
-    for (int i = 0; i < count_of[c] / 2; i++) free(mine[id][c][i]);
+    for (int i = 0; i < count_of[c] / 2; i++) mymalloc_free(mine[id][c][i]);
     for (int i = count_of[c] / 2; i < count_of[c] * 3 / 4; i++) handoff[id][c][i] = mine[id][c][i];
   }
   pthread_barrier_wait(&barrier);
@@ -56,7 +56,7 @@ static void *worker(void *arg) {
   for (int c = 0; c < NCLS; c++)
     for (int i = count_of[c] / 2; i < count_of[c] * 3 / 4; i++) {
       if (!th_verify(handoff[from][c][i], size_of[c], (unsigned)(from * 7 + c + i))) th_fail++;
-      free(handoff[from][c][i]);
+      mymalloc_free(handoff[from][c][i]);
     }
   pthread_barrier_wait(&barrier);
   return hb[HUGE_COUNT - 1];
@@ -172,6 +172,6 @@ int main(void) {
   /* unknown format: -1, EINVAL */
   errno = 0;
   CHECK(mymalloc_stats_print(1, "xml") == -1 && errno == EINVAL);
-  for (int i = 0; i < NTHREADS; i++) free(keep[i]);
+  for (int i = 0; i < NTHREADS; i++) mymalloc_free(keep[i]);
   return test_done("test_stats");
 }
