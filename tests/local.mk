@@ -6,10 +6,14 @@ mmtest_ldflags = -no-install
 mmtest_cflags = $(AM_CFLAGS) $(PTHREAD_CFLAGS) -fno-builtin
 EXTRA_DIST += tests/harness.h
 
-# the original three
+# the original three.  Tests of the libc names run only when the library
+# overrides them (not with --disable-override, where only the prefixed
+# API is ours: tests/test_prefix and tests/test_stats).
 CORE_TESTS = tests/test1 tests/t-test1 tests/test_sbrk
 check_PROGRAMS += $(CORE_TESTS)
+if MM_OVERRIDE
 TESTS += $(CORE_TESTS)
+endif
 
 tests_test1_SOURCES = tests/test1.c
 tests_test1_CFLAGS = $(mmtest_cflags)
@@ -40,3 +44,19 @@ run-test_sbrk: tests/test_sbrk
 	./tests/test_sbrk
 
 .PHONY: test run-test1 run-t-test1 run-test_sbrk
+
+# malloc_stats exactness (issue 4)
+check_PROGRAMS += tests/test_stats
+TESTS += tests/test_stats
+tests_test_stats_SOURCES = tests/test_stats.c
+tests_test_stats_CFLAGS = $(mmtest_cflags)
+tests_test_stats_LDADD = $(mmtest_ldadd)
+tests_test_stats_LDFLAGS = $(mmtest_ldflags)
+
+# the prefixed API: runs in every build, also --disable-override
+check_PROGRAMS += tests/test_prefix
+TESTS += tests/test_prefix
+tests_test_prefix_SOURCES = tests/test_prefix.c
+tests_test_prefix_CFLAGS = $(mmtest_cflags)
+tests_test_prefix_LDADD = $(mmtest_ldadd)
+tests_test_prefix_LDFLAGS = $(mmtest_ldflags)
