@@ -79,7 +79,7 @@ void *mm_huge_alloc(size_t n, size_t align, bool zero) {
   size &= ~(mm_os_page - 1);
 
   mm_segment_t *s = NULL;
-  if (align <= huge_header_size() && mm_huge_cache) {
+  if (align <= huge_header_size() && atomic_load_explicit(&mm_os_stats.huge_cached_bytes, memory_order_relaxed)) {
     pthread_mutex_lock(&mm_huge_lock);
     s = cache_take(size);
     pthread_mutex_unlock(&mm_huge_lock);

@@ -316,7 +316,7 @@ void mm_heap_abandon(mm_heap_t *h) {
 
 /* Take one abandoned segment into h.  Returns false when there is none. */
 bool mm_segment_try_adopt(mm_heap_t *h) {
-  if (!mm_abandoned) return false;   /* racy peek; the lock decides */
+  if (!atomic_load_explicit(&mm_os_stats.segments_abandoned, memory_order_relaxed)) return false;  /* peek; the lock decides */
   pthread_mutex_lock(&mm_segment_lock);
   mm_segment_t *s = mm_abandoned;
   if (s) seg_remove(&mm_abandoned, s);
