@@ -230,6 +230,7 @@ struct mm_heap_s {
   uint32_t npages_total;
   uint8_t live;                           /* 0: in the free heap pool */
   uint64_t trim_seen;                     /* mm_trim_epoch acted upon */
+  uint64_t purge_at_ns;                   /* free page slots to purge then */
   /* the two counters of the fast paths, one 8-byte slot per class */
   uint64_t nmalloc[MM_NCLASSES];          /* allocation requests */
   uint64_t nfree[MM_NCLASSES];            /* free requests by this thread */
@@ -374,6 +375,7 @@ void mm_segmap_set(const mm_segment_t *s, bool on);
 void mm_heap_abandon(mm_heap_t *h);
 bool mm_segment_try_adopt(mm_heap_t *h);
 size_t mm_segment_pool_purge(bool force);
+void mm_heap_purge_due(mm_heap_t *h);
 void mm_segment_fork_prepare(void);
 void mm_segment_fork_parent(void);
 void mm_segment_fork_child(void);

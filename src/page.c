@@ -161,6 +161,7 @@ mm_page_t *mm_page_find(mm_heap_t *h, unsigned c) {
     mm_heap_release_empty(h, true);
     mm_segment_purge_free_slots(h);
   }
+  mm_heap_purge_due(h);
   mm_page_t *pg = h->queue[c].first;
   while (pg) {
     mm_page_t *next = pg->next;

@@ -19,6 +19,7 @@ static mm_segment_t *mm_pool_tail;
 static size_t mm_pool_count;            /* in the pool */
 static size_t mm_pool_resident;         /* .. of which not purged */
 static mm_segment_t *mm_abandoned;      /* segments of dead threads */
+static _Atomic(uint64_t) mm_pool_due;   /* a pooled segment awaits purging then */
 
 void mm_segmap_set(const mm_segment_t *s, bool on) {
   uintptr_t i = (uintptr_t)s >> MM_SEGMENT_SHIFT;
@@ -149,6 +150,7 @@ static size_t pool_purge_locked(bool force) {
     s = prev;
   }
   pool_trim_brk();
+  atomic_store_explicit(&mm_pool_due, mm_pool_resident ? now + delay : 0, memory_order_relaxed);
   return released;
 }
 
@@ -243,8 +245,23 @@ mm_page_t *mm_segment_page_alloc(mm_heap_t *h, enum mm_kind kind) {
   return &s->pages[slot];
 }
 
+/* Called from the malloc slow path: purge what is due (free page slots of
+ * this heap, pooled segments) once the purge delay has passed. */
+void mm_heap_purge_due(mm_heap_t *h) {
+  uint64_t pool_due = atomic_load_explicit(&mm_pool_due, memory_order_relaxed);
+  if (mm_likely(!h->purge_at_ns && !pool_due)) return;
+  uint64_t now = mm_clock_ns();
+  if (h->purge_at_ns && now >= h->purge_at_ns) {
+    h->purge_at_ns = 0;
+    mm_segment_purge_free_slots(h);
+  }
+  if (pool_due && now >= pool_due) mm_segment_pool_purge(false);
+}
+
 void mm_segment_page_free(mm_heap_t *h, mm_page_t *pg) {
   mm_segment_t *s = mm_segment_of(pg);
+  if (!h->purge_at_ns && h->live)
+    h->purge_at_ns = mm_clock_ns() + (uint64_t)mm_option(MM_OPT_PURGE_DELAY_MS) * 1000000u;
   bool was_full = s->free_slots == 0;
   pg->block_size = 0;
   pg->free = NULL;

@@ -60,3 +60,13 @@ tests_test_prefix_SOURCES = tests/test_prefix.c
 tests_test_prefix_CFLAGS = $(mmtest_cflags)
 tests_test_prefix_LDADD = $(mmtest_ldadd)
 tests_test_prefix_LDFLAGS = $(mmtest_ldflags)
+
+# memory goes back to the kernel (issue 7)
+check_PROGRAMS += tests/test_rss
+if MM_OVERRIDE
+TESTS += tests/test_rss
+endif
+tests_test_rss_SOURCES = tests/test_rss.c
+tests_test_rss_CFLAGS = $(mmtest_cflags)
+tests_test_rss_LDADD = $(mmtest_ldadd)
+tests_test_rss_LDFLAGS = $(mmtest_ldflags)
