@@ -1,0 +1,62 @@
+# bench/local.mk -- `make bench`: mymalloc against glibc, jemalloc, tcmalloc
+# and mimalloc (issue 6).  Included from the top Makefile.am, so paths are
+# from the top of the tree.
+#
+# The workloads are plain C compiled with -O2 and NOT linked to
+# libmymalloc: bench/run picks the allocator of each run by LD_PRELOAD
+# (glibc: none).  They are noinst_PROGRAMS: `make` builds them (seconds),
+# so the warnings flags check them and bench/run finds them in bench/.
+#
+#   make bench                  the full benchmark; writes bench/results/
+#   make bench-quick            under 2 minutes (what CI runs)
+#   make bench BENCH_FLAGS='--only small-2t,larson --runs 3'
+
+bench_programs = bench/small bench/larson bench/prodcons bench/falseshare \
+	bench/fragment bench/realloc bench/large bench/pairs bench/measure
+noinst_PROGRAMS += $(bench_programs)
+
+bench_cflags = -O2 $(MM_CFLAGS) $(PTHREAD_CFLAGS)
+bench_ldadd = $(PTHREAD_LIBS)
+
+bench_small_SOURCES = bench/small.c bench/bench.h
+bench_small_CFLAGS = $(bench_cflags)
+bench_small_LDADD = $(bench_ldadd)
+bench_larson_SOURCES = bench/larson.c bench/bench.h
+bench_larson_CFLAGS = $(bench_cflags)
+bench_larson_LDADD = $(bench_ldadd)
+bench_prodcons_SOURCES = bench/prodcons.c bench/bench.h
+bench_prodcons_CFLAGS = $(bench_cflags)
+bench_prodcons_LDADD = $(bench_ldadd)
+bench_falseshare_SOURCES = bench/falseshare.c bench/bench.h
+bench_falseshare_CFLAGS = $(bench_cflags)
+bench_falseshare_LDADD = $(bench_ldadd)
+bench_fragment_SOURCES = bench/fragment.c bench/bench.h
+bench_fragment_CFLAGS = $(bench_cflags)
+bench_fragment_LDADD = $(bench_ldadd)
+bench_realloc_SOURCES = bench/realloc.c bench/bench.h
+bench_realloc_CFLAGS = $(bench_cflags)
+bench_realloc_LDADD = $(bench_ldadd)
+bench_large_SOURCES = bench/large.c bench/bench.h
+bench_large_CFLAGS = $(bench_cflags)
+bench_large_LDADD = $(bench_ldadd)
+bench_pairs_SOURCES = bench/pairs.c bench/bench.h
+bench_pairs_CFLAGS = $(bench_cflags)
+bench_pairs_LDADD = $(bench_ldadd)
+bench_measure_SOURCES = bench/measure.c
+bench_measure_CFLAGS = $(bench_cflags)
+
+EXTRA_DIST += bench/run bench/alloc.py bench/sqlite.sql bench/README.md
+
+BENCH_FLAGS =
+bench_run = $(srcdir)/bench/run --bindir=bench --lib=src/.libs/libmymalloc.so.0
+
+bench: $(bench_programs) src/libmymalloc.la
+	$(bench_run) $(BENCH_FLAGS)
+
+bench-quick: $(bench_programs) src/libmymalloc.la
+	$(bench_run) --quick $(BENCH_FLAGS)
+
+bench-check:
+	$(srcdir)/bench/run --check
+
+.PHONY: bench bench-quick bench-check
