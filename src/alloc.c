@@ -67,14 +67,9 @@ void *mm_malloc(size_t n) {
   return mm_malloc_generic(h, n);
 }
 
-/* Everything malloc does not do in its fast path. */
-mm_noinline void *mm_malloc_generic(mm_heap_t *h, size_t n) {
-  if (mm_unlikely(h == &mm_heap_empty)) {
-    h = mm_heap_init_thread();
-    if (!h) { errno = ENOMEM; return NULL; }
-  }
-  if (n > MM_MEDIUM_MAX) return mm_huge_alloc(n, 0, false);
-  unsigned c = mm_size_class(n);
+/* A block of class c, by the slow path (which does the checks of the
+ * MYMALLOC_CHECK=full mode and tells valgrind).  h is initialised. */
+static void *malloc_class(mm_heap_t *h, unsigned c) {
   mm_page_t *pg = h->direct[c];
   if (!pg->free) {
 #ifdef MM_DEBUG
@@ -83,13 +78,23 @@ mm_noinline void *mm_malloc_generic(mm_heap_t *h, size_t n) {
     pg = mm_page_find(h, c);
     if (!pg) { errno = ENOMEM; return NULL; }
   }
-  if (mm_unlikely(mm_valgrind)) {
-    mm_vg_defined(pg->free, sizeof(mm_block_t));
-    void *p = page_pop(h, c, pg, pg->free);
-    mm_vg_alloc(p, pg->block_size, 0);
-    return p;
+  if (mm_likely(!mm_slow_mode)) return page_pop(h, c, pg, pg->free);
+  mm_vg_defined(pg->free, sizeof(mm_block_t));
+  void *p = page_pop(h, c, pg, pg->free);
+  if (pg->checked) mm_check_on_alloc(pg, p);
+  mm_vg_alloc(p, mm_page_usable(pg), 0);
+  return p;
+}
+
+/* Everything malloc does not do in its fast path. */
+mm_noinline void *mm_malloc_generic(mm_heap_t *h, size_t n) {
+  if (mm_unlikely(h == &mm_heap_empty)) {
+    h = mm_heap_init_thread();
+    if (!h) { errno = ENOMEM; return NULL; }
   }
-  return page_pop(h, c, pg, pg->free);
+  if (mm_unlikely(mm_check_full) && n <= MM_MEDIUM_MAX) n += MM_CANARY;   /* room for the canary */
+  if (n > MM_MEDIUM_MAX) return mm_huge_alloc(n, 0, false);
+  return malloc_class(h, mm_size_class(n));
 }
 
 /* Aligned allocation: a class whose blocks are multiples of `align` sits
@@ -99,10 +104,15 @@ mm_noinline void *mm_malloc_generic(mm_heap_t *h, size_t n) {
 void *mm_malloc_aligned(size_t n, size_t align) {
   if (align <= MM_ALIGN) return mm_malloc(n);
   if (n > PTRDIFF_MAX) { errno = ENOMEM; return NULL; }
-  if (align <= ((size_t)1 << MM_SMALL_PAGE_SHIFT) && n <= MM_MEDIUM_MAX) {
-    size_t m = n < align ? align : n;
+  size_t need = n + (mm_check_full ? MM_CANARY : 0);
+  if (align <= ((size_t)1 << MM_SMALL_PAGE_SHIFT) && need <= MM_MEDIUM_MAX) {
+    size_t m = need < align ? align : need;
     for (unsigned c = mm_size_class(m); c < MM_NCLASSES; c++) {
-      if ((mm_class_size[c] & (align - 1)) == 0) return mm_malloc(mm_class_size[c]);
+      if ((mm_class_size[c] & (align - 1)) == 0) {
+        mm_heap_t *h = mm_heap_tls;
+        if (mm_unlikely(h == &mm_heap_empty) && !(h = mm_heap_init_thread())) { errno = ENOMEM; return NULL; }
+        return malloc_class(h, c);
+      }
     }
   }
   return mm_huge_alloc(n ? n : 1, align, false);
@@ -130,7 +140,7 @@ size_t mm_usable_size(void *p) {
   const char *err = mm_check_pointer(p, &s, &pg);
   if (err) mm_corrupt("malloc_usable_size", p, err);
   if (s->kind == MM_HUGE) return s->size - s->huge_align_off;
-  return pg->block_size;
+  return mm_page_usable(pg);
 }
 
 void *mm_realloc(void *p, size_t n) {
@@ -150,7 +160,7 @@ void *mm_realloc(void *p, size_t n) {
       /* fall through to copy (or fail) */
     }
   } else {
-    old = pg->block_size;
+    old = mm_page_usable(pg);
     /* stay in place when the new size fits and wastes at most half */
     if (n <= old && (n >= old / 2 || old <= 128)) return p;
   }

@@ -93,6 +93,7 @@ mm_noinline void mm_free_generic(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, 
   const char *err = mm_check_pointer(b, &s2, &pg2);
   if (err) mm_corrupt(fn, b, err);
   mm_vg_free(b);
+  if (pg->checked) mm_check_on_free(pg, b, fn);
   if (s->kind == MM_HUGE) { mm_huge_free(s); return; }
 
   mm_heap_t *me = mm_heap_tls;
@@ -133,3 +134,27 @@ MM_EXPORT_AS(mm_free, mymalloc_free)
 MM_OVERRIDE_AS(mm_free, free)
 MM_OVERRIDE_AS(mm_free, cfree)
 MM_OVERRIDE_AS(mm_free, __libc_free)
+
+/* ---- MYMALLOC_CHECK=full ------------------------------------------------- */
+static uint64_t canary_of(const void *p) { return (uint64_t)(mm_secret ^ ((uintptr_t)p * 0x9e3779b97f4a7c15ULL)); }
+
+void mm_check_fill(mm_page_t *pg, void *p) {
+  if (pg->block_size > sizeof(mm_block_t))
+    memset((uint8_t *)p + sizeof(mm_block_t), MM_FILL, pg->block_size - sizeof(mm_block_t));
+}
+
+void mm_check_on_alloc(mm_page_t *pg, void *p) {
+  const uint8_t *c = (const uint8_t *)p + sizeof(mm_block_t);
+  const uint8_t *end = (const uint8_t *)p + pg->block_size;
+  for (; c < end; c++)
+    if (*c != MM_FILL) mm_corrupt("malloc", p, "use after free (a freed block was written)");
+  uint64_t canary = canary_of(p);
+  memcpy((uint8_t *)p + pg->block_size - MM_CANARY, &canary, MM_CANARY);
+}
+
+void mm_check_on_free(mm_page_t *pg, void *p, const char *fn) {
+  uint64_t canary;
+  memcpy(&canary, (uint8_t *)p + pg->block_size - MM_CANARY, MM_CANARY);
+  if (canary != canary_of(p)) mm_corrupt(fn, p, "heap overflow (the bytes after the block were written)");
+  mm_check_fill(pg, p);
+}

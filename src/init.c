@@ -21,6 +21,8 @@
 uintptr_t mm_secret;
 uintptr_t mm_owner_slow;
 bool mm_valgrind;
+bool mm_check_full;
+bool mm_slow_mode;
 uintptr_t mm_free_key;
 size_t mm_os_page = 4096;
 _Atomic(int) mm_process_ready;      /* 0 no, 1 initialising, 2 ready */
@@ -63,7 +65,7 @@ void mm_process_init(void) {
   if (atomic_compare_exchange_strong(&mm_process_ready, &expected, 1)) {
     mm_options_init();
 #ifdef HAVE_VALGRIND_MEMCHECK_H
-    if (RUNNING_ON_VALGRIND) { mm_valgrind = true; mm_owner_slow = MM_OWNER_SLOW; }
+    if (RUNNING_ON_VALGRIND) { mm_valgrind = true; mm_slow_mode = true; mm_owner_slow = MM_OWNER_SLOW; }
 #endif
     long ps = sysconf(_SC_PAGESIZE);
     if (ps > 0) mm_os_page = (size_t)ps;
@@ -92,6 +94,16 @@ void mm_process_init(void) {
 __attribute__((constructor)) static void mm_constructor(void) {
   mm_process_init();
   mm_options_read_env();
+  if (mm_option(MM_OPT_CHECK)) {
+    /* from here on every malloc and free takes the checking slow path;
+     * pages made before (by earlier calls) keep no canaries */
+    mm_check_full = true;
+    mm_slow_mode = true;
+    mm_owner_slow = MM_OWNER_SLOW;
+    mm_heap_t *h = mm_heap_tls;
+    if (h != &mm_heap_empty)
+      for (unsigned c = 0; c < MM_NCLASSES; c++) h->direct[c] = &mm_page_empty;
+  }
   if (mm_heap_tls == &mm_heap_empty) mm_heap_init_thread();
 }
 

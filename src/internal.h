@@ -180,7 +180,7 @@ struct mm_page_s {                /* 64 bytes: free() indexes by shift */
   uint8_t class_idx;              /* size class (MM_HUGE_CLASS for huge) */
   uint8_t in_full;                /* on the heap's full list */
   uint8_t index;                  /* slot in the segment */
-  uint8_t unused;
+  uint8_t checked;                /* MYMALLOC_CHECK=full: fill and canary */
 };
 
 _Static_assert(sizeof(struct mm_page_s) == 64, "free() finds a page by shifting");
@@ -252,8 +252,20 @@ extern const uint64_t mm_class_magic[MM_NCLASSES];   /* UINT64_MAX / size + 1 */
 /* page->owner: the heap, with two flag bits */
 #define MM_OWNER_FULL 1u           /* the page is on the heap's full list */
 #define MM_OWNER_SLOW 2u           /* every free takes mm_free_generic (valgrind) */
-extern uintptr_t mm_owner_slow;    /* MM_OWNER_SLOW when running on valgrind */
-extern bool mm_valgrind;
+extern uintptr_t mm_owner_slow;    /* MM_OWNER_SLOW when mm_slow_mode */
+extern bool mm_valgrind;           /* running on valgrind */
+extern bool mm_check_full;         /* MYMALLOC_CHECK=full */
+extern bool mm_slow_mode;          /* either: every malloc and free is slow */
+
+/* MYMALLOC_CHECK=full: a freed block is filled with MM_FILL (after its
+ * link words), checked when it is handed out again (a write after free
+ * shows); the last MM_CANARY bytes of each block hold a canary, checked
+ * by free (an overflow past the usable size shows). */
+#define MM_FILL   0xdf
+#define MM_CANARY 8
+void mm_check_on_alloc(mm_page_t *pg, void *p);
+void mm_check_on_free(mm_page_t *pg, void *p, const char *fn);
+void mm_check_fill(mm_page_t *pg, void *p);
 mm_inline uintptr_t mm_owner_tag(const mm_heap_t *h, bool full) {
   return (uintptr_t)h | mm_owner_slow | (full ? MM_OWNER_FULL : 0u);
 }
@@ -321,6 +333,11 @@ mm_inline uintptr_t mm_encode(const mm_block_t *b, const mm_block_t *next) {
 }
 mm_inline mm_block_t *mm_decode(const mm_block_t *b) {
   return (mm_block_t *)(b->next ^ mm_secret ^ (uintptr_t)b);
+}
+
+/* Bytes the program may use in a block of pg. */
+mm_inline size_t mm_page_usable(const mm_page_t *pg) {
+  return pg->block_size - (pg->checked ? MM_CANARY : 0u);
 }
 
 static inline size_t mm_align_up(size_t n, size_t a) { return (n + a - 1) & ~(a - 1); }
@@ -439,6 +456,7 @@ typedef enum mm_option_e {
   MM_OPT_HUGE_CACHE_MB,    /* bound of the huge block cache */
   MM_OPT_HUGE_DECAY_MS,    /* cached huge blocks live this long */
   MM_OPT_SEGMENT_POOL,     /* free segments kept resident */
+  MM_OPT_CHECK,            /* 1: MYMALLOC_CHECK=full */
   MM_OPT_COUNT
 } mm_option_t;
 extern long mm_options[MM_OPT_COUNT];

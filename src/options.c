@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { OPT_BOOL, OPT_NUM, OPT_STATS } opt_kind_t;
+typedef enum { OPT_BOOL, OPT_NUM, OPT_STATS, OPT_CHECK } opt_kind_t;
 
 typedef struct {
   const char *name;       /* environment variable */
@@ -36,6 +36,8 @@ static const opt_desc_t mm_option_desc[MM_OPT_COUNT] = {
                               "freed huge blocks are unmapped after this many ms" },
   [MM_OPT_SEGMENT_POOL]   = { "MYMALLOC_SEGMENT_POOL", OPT_NUM, 4, 0, 4096,
                               "free 4 MiB segments kept resident at most" },
+  [MM_OPT_CHECK]          = { "MYMALLOC_CHECK", OPT_CHECK, 0, 0, 1,
+                              "full: fill freed blocks and check them, canaries after blocks" },
 };
 
 long mm_options[MM_OPT_COUNT];
@@ -56,7 +58,8 @@ static bool parse(const opt_desc_t *d, const char *v, long *out) {
     if (!strcmp(v, "json")) { *out = 2; return true; }
     if (!strcmp(v, "text")) { *out = 1; return true; }
   }
-  if (d->kind == OPT_BOOL || d->kind == OPT_STATS) {
+  if (d->kind == OPT_CHECK && !strcmp(v, "full")) { *out = 1; return true; }
+  if (d->kind == OPT_BOOL || d->kind == OPT_STATS || d->kind == OPT_CHECK) {
     static const char *const on[] = { "1", "yes", "on", "true", "YES", "ON", "TRUE" };
     static const char *const off[] = { "0", "no", "off", "false", "NO", "OFF", "FALSE" };
     for (size_t i = 0; i < sizeof(on) / sizeof(on[0]); i++) {

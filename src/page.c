@@ -37,6 +37,7 @@ static void page_carve(mm_page_t *pg) {
     mm_block_t *b = (mm_block_t *)(first + (size_t)i * bsize);
     b->next = mm_encode(b, tail);
     b->key = mm_free_key;
+    if (pg->checked) mm_check_fill(pg, b);
     tail = b;
   }
   pg->free = tail;
@@ -80,6 +81,7 @@ static mm_page_t *page_new(mm_heap_t *h, unsigned c) {
   pg->used = 0;
   pg->free = NULL;
   pg->in_full = 0;
+  pg->checked = mm_check_full;
   atomic_store_explicit(&pg->xfree, NULL, memory_order_relaxed);
   atomic_store_explicit(&pg->owner, mm_owner_tag(h, false), memory_order_release);
   mm_queue_push(&h->queue[c], pg);
@@ -181,7 +183,7 @@ mm_page_t *mm_page_find(mm_heap_t *h, unsigned c) {
     mm_queue_remove(&h->queue[c], pg);
     mm_queue_push(&h->queue[c], pg);
   }
-  if (!mm_valgrind) h->direct[c] = pg;   /* on valgrind, every malloc is slow */
+  if (!mm_slow_mode) h->direct[c] = pg;   /* else every malloc is slow */
   return pg;
 }
 
