@@ -112,14 +112,17 @@ mm_noinline void mm_free_generic(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, 
   /* Another thread's page (or an abandoned one): push on its xfree list.
    * The block stays counted in pg->used until the owner collects it. */
   b->key = mm_free_key;
-  mm_block_t *head = atomic_load_explicit(&pg->xfree, memory_order_relaxed);
+  uintptr_t head = atomic_load_explicit(&pg->xfree, memory_order_relaxed);
+  uintptr_t next;
   do {
-    b->next = mm_encode(b, head);
-  } while (!atomic_compare_exchange_weak_explicit(&pg->xfree, &head, b,
+    b->next = mm_encode(b, mm_xfree_list(head));
+    next = (uintptr_t)b | ((uintptr_t)(mm_xfree_count(head) + 1) << MM_XFREE_SHIFT);
+  } while (!atomic_compare_exchange_weak_explicit(&pg->xfree, &head, next,
                                                   memory_order_seq_cst, memory_order_relaxed));
   /* If the page is (now) on its owner's full list, tell the owner. */
   owner = atomic_load_explicit(&pg->owner, memory_order_seq_cst);
-  if (owner & MM_OWNER_FULL) atomic_store_explicit(&mm_owner_heap(owner)->full_xfree, 1, memory_order_release);
+  if (owner & MM_OWNER_FULL)
+    atomic_fetch_or_explicit(&mm_owner_heap(owner)->full_xfree, (uint64_t)1 << pg->class_idx, memory_order_release);
 #if MM_STATS
   if (me != &mm_heap_empty) {
     me->nfree[pg->class_idx]++;

@@ -172,7 +172,8 @@ struct mm_page_s {                /* 64 bytes: free() indexes by shift */
   uint32_t used;                  /* blocks out of the page (incl. in xfree) */
   uint32_t block_size;            /* 0: the page slot is not in use */
   _Atomic(uintptr_t) owner;       /* heap, heap|1 on the full list, or 0 */
-  _Atomic(mm_block_t *) xfree;    /* blocks freed by other threads */
+  _Atomic(uintptr_t) xfree;       /* blocks freed by other threads, with
+                                     their count in the top 16 bits */
   uint8_t *start;                 /* first block */
   mm_page_t *next, *prev;         /* the heap's queue of this class */
   uint16_t capacity;              /* blocks that fit (<= 4096) */
@@ -225,7 +226,8 @@ struct mm_heap_s {
   mm_page_queue_t full[MM_NCLASSES];      /* pages without room */
   mm_segment_t *segments[2];              /* small, medium with free slots */
   mm_segment_t *segments_full[2];         /* no free slot */
-  _Atomic(int) full_xfree;                /* a remote free hit a full page */
+  _Atomic(uint64_t) full_xfree;           /* bit c: a remote free hit a full
+                                             page of class c */
   mm_heap_t *next_heap, *prev_heap;       /* all heaps (mm_heaps) */
   uint32_t npages_total;
   uint8_t live;                           /* 0: in the free heap pool */
@@ -324,6 +326,14 @@ mm_inline bool mm_is_block_start(const mm_page_t *pg, unsigned c, const void *p)
   unsigned __int128 prod = (unsigned __int128)off * mm_class_magic[c];
   return (uint64_t)prod < mm_class_magic[c] && (uint64_t)(prod >> 64) < pg->reserved;
 }
+
+/* page->xfree packs the list head (47-bit user addresses) and the number
+ * of blocks on it, so that one CAS pushes and counts, and the owner takes
+ * both with one exchange, without walking the list. */
+#define MM_XFREE_SHIFT 48
+#define MM_XFREE_PTR   (((uintptr_t)1 << MM_XFREE_SHIFT) - 1)
+mm_inline mm_block_t *mm_xfree_list(uintptr_t x) { return (mm_block_t *)(x & MM_XFREE_PTR); }
+mm_inline uint32_t mm_xfree_count(uintptr_t x) { return (uint32_t)(x >> MM_XFREE_SHIFT); }
 
 /* Free-list links are stored as next ^ secret ^ (address of the block):
  * a forged or overwritten link decodes to garbage that mm_decode's caller

@@ -44,22 +44,25 @@ static void page_carve(mm_page_t *pg) {
   pg->reserved = (uint16_t)(pg->reserved + n);
 }
 
-/* Move the blocks other threads freed onto the owner's list. */
+/* Move the blocks other threads freed onto the owner's list.  When the
+ * owner's list is empty (the usual case: we collect when it runs dry),
+ * the list is taken as it is, without touching its blocks. */
 void mm_page_collect(mm_page_t *pg) {
-  if (atomic_load_explicit(&pg->xfree, memory_order_relaxed) == NULL) return;
-  mm_block_t *list = atomic_exchange_explicit(&pg->xfree, NULL, memory_order_acquire);
+  if (atomic_load_explicit(&pg->xfree, memory_order_relaxed) == 0) return;
+  uintptr_t x = atomic_exchange_explicit(&pg->xfree, 0, memory_order_acquire);
+  mm_block_t *list = mm_xfree_list(x);
+  uint32_t n = mm_xfree_count(x);
   if (!list) return;
-  uint32_t n = 1;
-  mm_block_t *last = list;
-  for (;;) {
-    mm_block_t *next = mm_decode(last);
-    if (!next) break;
-    if (mm_unlikely(mm_segment_of(next) != mm_segment_of(last) || n > pg->capacity))
-      mm_corrupt("free", last, "corrupted cross-thread free list");
-    last = next;
-    n++;
+  if (pg->free) {
+    mm_block_t *last = list;
+    for (uint32_t i = 1; i < n; i++) {
+      mm_block_t *next = mm_decode(last);
+      if (mm_unlikely(mm_segment_of(next) != mm_segment_of(last)))
+        mm_corrupt("free", last, "corrupted cross-thread free list");
+      last = next;
+    }
+    last->next = mm_encode(last, pg->free);
   }
-  last->next = mm_encode(last, pg->free);
   pg->free = list;
   pg->used -= n;
   mm_heap_t *h = mm_owner_heap(atomic_load_explicit(&pg->owner, memory_order_relaxed));
@@ -82,7 +85,7 @@ static mm_page_t *page_new(mm_heap_t *h, unsigned c) {
   pg->free = NULL;
   pg->in_full = 0;
   pg->checked = mm_check_full;
-  atomic_store_explicit(&pg->xfree, NULL, memory_order_relaxed);
+  atomic_store_explicit(&pg->xfree, 0, memory_order_relaxed);
   atomic_store_explicit(&pg->owner, mm_owner_tag(h, false), memory_order_release);
   mm_queue_push(&h->queue[c], pg);
   mm_store_relaxed(&h->stats[c].pages, h->stats[c].pages + 1);
@@ -136,10 +139,13 @@ void mm_page_emptied(mm_heap_t *h, mm_page_t *pg) {
   page_release(h, pg);
 }
 
-/* Remote frees hit pages on the full lists: bring those pages back. */
+/* Remote frees hit pages on the full lists: bring those pages back
+ * (only the classes whose bit is set). */
 void mm_heap_collect_full(mm_heap_t *h) {
-  if (!atomic_exchange_explicit(&h->full_xfree, 0, memory_order_acquire)) return;
-  for (unsigned c = 0; c < MM_NCLASSES; c++) {
+  uint64_t classes = atomic_exchange_explicit(&h->full_xfree, 0, memory_order_acquire);
+  while (classes) {
+    unsigned c = (unsigned)__builtin_ctzll(classes);
+    classes &= classes - 1;
     mm_page_t *pg = h->full[c].first;
     while (pg) {
       mm_page_t *next = pg->next;
@@ -240,7 +246,7 @@ static void check_page(mm_heap_t *h, mm_page_t *pg, unsigned c, bool full) {
   }
   /* xfree can grow concurrently: count what is there, it only adds */
   uint32_t nx = 0;
-  for (mm_block_t *b = atomic_load(&pg->xfree); b && nx <= pg->capacity; b = mm_decode(b)) nx++;
+  for (mm_block_t *b = mm_xfree_list(atomic_load(&pg->xfree)); b && nx <= pg->capacity; b = mm_decode(b)) nx++;
   mm_assert(pg->used >= nx);
   mm_assert(nfree + pg->used == pg->reserved);   /* I1, with xfree inside used */
 }
