@@ -71,6 +71,25 @@ void *mm_malloc(size_t n) {
  * MYMALLOC_CHECK=full mode and tells valgrind).  h is initialised. */
 static void *malloc_class(mm_heap_t *h, unsigned c) {
   mm_page_t *pg = h->direct[c];
+  if (!pg->free && h->foreign[c]) {
+    /* a block this thread freed on another heap's page: still hot */
+    mm_block_t *b = h->foreign[c];
+    mm_block_t *next = mm_decode(b);
+    if (mm_unlikely(next && (((uintptr_t)next & (MM_ALIGN - 1)) || !mm_segmap_has(mm_segment_of(next)))))
+      mm_corrupt("malloc", b, "corrupted free-list link");
+    h->foreign[c] = next;
+    h->nforeign[c]--;
+    b->key = 0;
+    mm_count(h->nmalloc[c]);
+    h->stats[c].ncollected++;    /* it was counted as a remote free */
+    if (mm_unlikely(mm_slow_mode)) {
+      mm_page_t *bp = mm_page_of(mm_segment_of(b), b);
+      mm_vg_defined(b, sizeof(mm_block_t));
+      if (bp->checked) mm_check_on_alloc(bp, b);
+      mm_vg_alloc(b, mm_page_usable(bp), 0);
+    }
+    return b;
+  }
   if (!pg->free) {
 #ifdef MM_DEBUG
     mm_heap_check(h);

@@ -86,6 +86,47 @@ void mm_free(void *p) {
   mm_corrupt("free", p, "invalid pointer (not allocated by mymalloc)");
 }
 
+/* Push b on the cross-thread list of its page (not ours). */
+void mm_xfree_push(mm_page_t *pg, mm_block_t *b) {
+  uintptr_t head = atomic_load_explicit(&pg->xfree, memory_order_relaxed);
+  uintptr_t next;
+  do {
+    b->next = mm_encode(b, mm_xfree_list(head));
+    next = (uintptr_t)b | ((uintptr_t)(mm_xfree_count(head) + 1) << MM_XFREE_SHIFT);
+  } while (!atomic_compare_exchange_weak_explicit(&pg->xfree, &head, next,
+                                                  memory_order_seq_cst, memory_order_relaxed));
+  /* If the page is (now) on its owner's full list, tell the owner. */
+  uintptr_t owner = atomic_load_explicit(&pg->owner, memory_order_seq_cst);
+  if (owner & MM_OWNER_FULL)
+    atomic_fetch_or_explicit(&mm_owner_heap(owner)->full_xfree, (uint64_t)1 << pg->class_idx, memory_order_release);
+}
+
+/* Give every block of h's foreign cache back to its page: ours (adopted
+ * since) by a local free, others' through their xfree lists. */
+void mm_foreign_flush(mm_heap_t *h) {
+  for (unsigned c = 0; c < MM_NCLASSES; c++) {
+    mm_block_t *b = h->foreign[c];
+    h->foreign[c] = NULL;
+    h->nforeign[c] = 0;
+    while (b) {
+      mm_block_t *next = mm_decode(b);
+      mm_segment_t *s = mm_segment_of(b);
+      mm_page_t *pg = mm_page_of(s, b);
+      uintptr_t owner = atomic_load_explicit(&pg->owner, memory_order_relaxed);
+      if (mm_owner_heap(owner) == h) {
+        if (owner & MM_OWNER_FULL) mm_page_unfull(h, pg);
+        b->next = mm_encode(b, pg->free);
+        pg->free = b;
+        h->stats[c].ncollected++;     /* it was counted as a remote free */
+        if (--pg->used == 0) mm_page_emptied(h, pg);
+      } else {
+        mm_xfree_push(pg, b);
+      }
+      b = next;
+    }
+  }
+}
+
 /* Every free that is not the owner's own small free. */
 mm_noinline void mm_free_generic(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, const char *fn) {
   mm_segment_t *s2;
@@ -109,20 +150,20 @@ mm_noinline void mm_free_generic(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, 
     return;
   }
 
-  /* Another thread's page (or an abandoned one): push on its xfree list.
-   * The block stays counted in pg->used until the owner collects it. */
+  /* Another thread's page (or an abandoned one).  Keep the block in this
+   * thread's cache of foreign blocks, where the next malloc of its class
+   * takes it while it is still hot in this core's cache (the page's owner
+   * sees it as used meanwhile); when that cache is full, push the block
+   * on its page's xfree list for the owner. */
   b->key = mm_free_key;
-  uintptr_t head = atomic_load_explicit(&pg->xfree, memory_order_relaxed);
-  uintptr_t next;
-  do {
-    b->next = mm_encode(b, mm_xfree_list(head));
-    next = (uintptr_t)b | ((uintptr_t)(mm_xfree_count(head) + 1) << MM_XFREE_SHIFT);
-  } while (!atomic_compare_exchange_weak_explicit(&pg->xfree, &head, next,
-                                                  memory_order_seq_cst, memory_order_relaxed));
-  /* If the page is (now) on its owner's full list, tell the owner. */
-  owner = atomic_load_explicit(&pg->owner, memory_order_seq_cst);
-  if (owner & MM_OWNER_FULL)
-    atomic_fetch_or_explicit(&mm_owner_heap(owner)->full_xfree, (uint64_t)1 << pg->class_idx, memory_order_release);
+  unsigned c = pg->class_idx;
+  if (me != &mm_heap_empty && me->live && me->nforeign[c] < mm_foreign_max(c)) {
+    b->next = mm_encode(b, me->foreign[c]);
+    me->foreign[c] = b;
+    me->nforeign[c]++;
+  } else {
+    mm_xfree_push(pg, b);
+  }
 #if MM_STATS
   if (me != &mm_heap_empty) {
     me->nfree[pg->class_idx]++;

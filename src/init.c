@@ -154,6 +154,7 @@ mm_heap_t *mm_heap_init_thread(void) {
 static void thread_done(void *arg) {
   mm_heap_t *h = arg;
   if (!h || h != mm_heap_tls) return;
+  mm_foreign_flush(h);
   mm_heap_release_empty(h, true);
   mm_heap_abandon(h);
   mm_heap_tls = &mm_heap_empty;

@@ -44,9 +44,11 @@
  *   ours -- O(1), no search.  page = segment->pages[offset >> page_shift].
  *   If page->owner is the calling thread's heap: push on page->free.
  *   Otherwise (another thread's page, a full page, a huge block, an
- *   abandoned segment) mm_free_generic(): for another thread's page an
- *   atomic push on page->xfree, which the owner collects when it needs
- *   blocks of that class.
+ *   abandoned segment) mm_free_generic(): a block of another heap's page
+ *   goes to this thread's "foreign cache" of its class (bounded, 32 KiB),
+ *   which this thread's malloc slow path reuses first, while the block is
+ *   hot in this core's cache; when that cache is full, an atomic push on
+ *   page->xfree, which the owner collects when it needs blocks.
  *
  * The (p - 1) lets a huge block aligned to 4 MiB or more sit exactly at
  * the end of the first 4 MiB of its mapping (mimalloc does the same).
@@ -233,6 +235,9 @@ struct mm_heap_s {
   uint8_t live;                           /* 0: in the free heap pool */
   uint64_t trim_seen;                     /* mm_trim_epoch acted upon */
   uint64_t purge_at_ns;                   /* free page slots to purge then */
+  /* blocks of other heaps' pages freed by this thread, reused first */
+  mm_block_t *foreign[MM_NCLASSES];
+  uint32_t nforeign[MM_NCLASSES];
   /* the two counters of the fast paths, one 8-byte slot per class */
   uint64_t nmalloc[MM_NCLASSES];          /* allocation requests */
   uint64_t nfree[MM_NCLASSES];            /* free requests by this thread */
@@ -377,6 +382,13 @@ size_t mm_segment_purge_free_slots(mm_heap_t *h);
 extern _Atomic(uint64_t) mm_trim_epoch;
 
 /* free.c */
+void mm_xfree_push(mm_page_t *pg, mm_block_t *b);
+void mm_foreign_flush(mm_heap_t *h);
+/* the foreign cache of a class holds at most 32 KiB (and 8..512 blocks) */
+mm_inline uint32_t mm_foreign_max(unsigned c) {
+  uint32_t n = (32u << 10) / mm_class_size[c];
+  return n < 8 ? 8 : n > 512 ? 512 : n;
+}
 void mm_free(void *p);
 void mm_free_generic(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, const char *fn);
 mm_noreturn void mm_corrupt(const char *fn, const void *p, const char *what);

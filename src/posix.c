@@ -73,6 +73,7 @@ int mm_malloc_trim(size_t pad) {
   size_t released = 0;
   if (h) {
     /* dead threads' segments: adopt them so their empty pages can go */
+    mm_foreign_flush(h);
     for (int i = 0; i < 1024 && mm_segment_try_adopt(h); i++) {}
     released += mm_heap_release_empty(h, true);
     released += mm_segment_purge_free_slots(h);

@@ -350,11 +350,18 @@ bool mm_segment_try_adopt(mm_heap_t *h) {
     mm_queue_push(&h->queue[pg->class_idx], pg);
   }
   /* collect what other threads freed meanwhile; release empty pages */
-  for (uint32_t i = 0; i < s->npages && s->heap == h; i++) {
+  uint32_t npages = s->npages;
+  for (uint32_t i = 0; i < npages; i++) {
     mm_page_t *pg = &s->pages[i];
     if (!pg->block_size) continue;
     mm_page_collect(pg);
-    if (pg->used == 0) mm_page_emptied(h, pg);
+    if (pg->used == 0) {
+      /* releasing the last used page may give the segment back (even
+       * unmap it): do not look at it any more then */
+      bool last = s->used_pages == 1;
+      mm_page_emptied(h, pg);
+      if (last) break;   /* no other used page is left to scan */
+    }
   }
   return true;
 }

@@ -13,7 +13,8 @@
  * Per bin:  used  = allocation requests - free requests   (blocks the
  *                   program holds)
  *           free  = total - used  (includes the "pending" blocks: freed
- *                   by another thread, not yet collected by the owner)
+ *                   by another thread and not yet collected by the owner,
+ *                   or kept in that thread's foreign cache for reuse)
  *           total = capacity of the pages held (live and abandoned heaps)
  * Exact once the threads that did the work are quiescent; while they run,
  * a figure may lag by the operations in flight on those threads.
