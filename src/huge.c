@@ -57,17 +57,52 @@ static void huge_account_alloc(size_t usable) {
   atomic_fetch_add(&mm_os_stats.huge_requests, 1);
 }
 
-/* Take a cached mapping of at least `size` bytes (lock held). */
-static mm_segment_t *cache_take(size_t size) {
-  mm_segment_t *best = NULL;
-  for (mm_segment_t *s = mm_huge_cache; s; s = s->next)
+static void huge_unmap(mm_segment_t *s) {
+  mm_segmap_set(s, false);
+  mm_os_munmap(s, s->size);
+  mm_stats_os_changed(0);
+}
+
+/* Take from the cache the smallest mapping of at least `size` bytes, or
+ * else the largest one, which the caller grows (lock held). */
+static mm_segment_t *cache_take(size_t size, bool allow_smaller) {
+  mm_segment_t *best = NULL, *largest = NULL;
+  for (mm_segment_t *s = mm_huge_cache; s; s = s->next) {
     if (s->size >= size && (!best || s->size < best->size)) best = s;
-  if (!best || best->size > 2 * size + MM_SEGMENT_SIZE) return NULL;
+    if (!largest || s->size > largest->size) largest = s;
+  }
+  /* a much bigger mapping would keep too much memory resident; a smaller
+   * one is worth growing if it is at least half the size */
+  if (best && best->size > 2 * size + MM_SEGMENT_SIZE) best = NULL;
+  if (!best && allow_smaller && largest && largest->size >= size / 2 && largest->size < size) best = largest;
+  if (!best) return NULL;
   if (best->prev) best->prev->next = best->next; else mm_huge_cache = best->next;
   if (best->next) best->next->prev = best->prev;
   mm_huge_cache_bytes -= best->size;
   atomic_store(&mm_os_stats.huge_cached_bytes, mm_huge_cache_bytes);
   return best;
+}
+
+/* Grow the mapping of s to `size` bytes keeping its pages (no copy, no new
+ * page faults for what it had): in place if the kernel can, else moved
+ * into a new 4 MiB-aligned reservation.  Returns the (maybe moved)
+ * segment, or NULL with s unchanged. */
+static mm_segment_t *mapping_grow(mm_segment_t *s, size_t size) {
+  if (mm_os_mremap(s, s->size, size, NULL)) { s->size = size; return s; }
+  size_t mapped;
+  mm_segment_t *dst = mm_os_mmap_aligned(size, MM_SEGMENT_SIZE, &mapped);
+  if (!dst) return NULL;
+  mm_segmap_set(s, false);
+  if (!mm_os_mremap(s, s->size, size, dst)) {
+    mm_segmap_set(s, true);
+    mm_os_munmap(dst, size);
+    return NULL;
+  }
+  dst->size = size;
+  dst->cookie = mm_secret ^ (uintptr_t)dst;
+  dst->pages[0].start = (uint8_t *)dst + dst->huge_align_off;
+  mm_segmap_set(dst, true);
+  return dst;
 }
 
 void *mm_huge_alloc(size_t n, size_t align, bool zero) {
@@ -81,10 +116,15 @@ void *mm_huge_alloc(size_t n, size_t align, bool zero) {
   mm_segment_t *s = NULL;
   if (align <= huge_header_size() && atomic_load_explicit(&mm_os_stats.huge_cached_bytes, memory_order_relaxed)) {
     pthread_mutex_lock(&mm_huge_lock);
-    s = cache_take(size);
+    s = cache_take(size, true);
     pthread_mutex_unlock(&mm_huge_lock);
+    if (s && s->size < size) {
+      mm_segment_t *g = mapping_grow(s, size);
+      if (!g) { huge_unmap(s); s = NULL; }
+      else s = g;
+    }
     if (s) {
-      if (s->size > size + (size >> 3)) {       /* give back a big tail */
+      if (s->size > size + (size >> 1)) {       /* give back a big tail */
         mm_os_munmap((uint8_t *)s + size, s->size - size);
         s->size = size;
         mm_stats_os_changed(0);
@@ -118,12 +158,6 @@ void *mm_huge_alloc(size_t n, size_t align, bool zero) {
   huge_account_alloc(size - off);
   mm_vg_alloc((uint8_t *)s + off, size - off, 1);
   return (uint8_t *)s + off;
-}
-
-static void huge_unmap(mm_segment_t *s) {
-  mm_segmap_set(s, false);
-  mm_os_munmap(s, s->size);
-  mm_stats_os_changed(0);
 }
 
 /* Drop cached mappings past their decay or over the byte bound (lock held);
@@ -207,25 +241,33 @@ void *mm_huge_realloc(mm_segment_t *s, size_t n) {
     if (s->size - size < (s->size >> 2)) return p;   /* keep small shrinks */
     mm_os_munmap((uint8_t *)s + size, s->size - size);
     s->size = size;
-  } else if (mm_os_mremap(s, s->size, size, NULL)) {
-    s->size = size;
   } else {
-    if (off >= MM_SEGMENT_SIZE) return NULL;      /* alignment would be lost */
-    size_t mapped;
-    void *dst = mm_os_mmap_aligned(size, MM_SEGMENT_SIZE, &mapped);
-    if (!dst) return NULL;
-    mm_segmap_set(s, false);
-    if (!mm_os_mremap(s, s->size, size, dst)) {
-      mm_segmap_set(s, true);
-      mm_os_munmap(dst, size);
-      return NULL;
+    /* a cached mapping that fits: copying into it costs about what the
+     * page faults of a grown mapping would, and keeps the cache in use */
+    if (off == huge_header_size() && !mm_valgrind &&
+        atomic_load_explicit(&mm_os_stats.huge_cached_bytes, memory_order_relaxed)) {
+      pthread_mutex_lock(&mm_huge_lock);
+      mm_segment_t *c = cache_take(size, false);
+      pthread_mutex_unlock(&mm_huge_lock);
+      if (c) {
+        huge_init(c, c->size, off, n);
+        huge_account_alloc(c->size - off);
+        atomic_fetch_sub(&mm_os_stats.huge_requests, 1);   /* a realloc, not a new request */
+        memcpy((uint8_t *)c + off, p, old_usable);
+        atomic_fetch_sub(&mm_os_stats.huge_frees, 1);
+        mm_huge_free(s);
+        return (uint8_t *)c + off;
+      }
     }
-    s = dst;
-    s->size = size;
-    s->cookie = mm_secret ^ (uintptr_t)s;
-    s->pages[0].start = (uint8_t *)s + off;
-    mm_segmap_set(s, true);
-    p = (uint8_t *)s + off;
+    if (off >= MM_SEGMENT_SIZE) {                 /* alignment would be lost */
+      if (!mm_os_mremap(s, s->size, size, NULL)) return NULL;
+      s->size = size;
+    } else {
+      mm_segment_t *g = mapping_grow(s, size);
+      if (!g) return NULL;
+      s = g;
+      p = (uint8_t *)s + off;
+    }
   }
   s->pages[0].block_size = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
   atomic_fetch_add(&mm_os_stats.huge_bytes, s->size - off);
