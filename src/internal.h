@@ -235,6 +235,8 @@ struct mm_heap_s {
   uint8_t live;                           /* 0: in the free heap pool */
   uint64_t trim_seen;                     /* mm_trim_epoch acted upon */
   uint64_t purge_at_ns;                   /* free page slots to purge then */
+  uint64_t last_block_purge_ns;           /* free blocks were purged then */
+  uint32_t pages_since_purge;             /* pages made since */
   /* blocks of other heaps' pages freed by this thread, reused first */
   mm_block_t *foreign[MM_NCLASSES];
   uint32_t nforeign[MM_NCLASSES];
@@ -415,6 +417,7 @@ void mm_heap_abandon(mm_heap_t *h);
 bool mm_segment_try_adopt(mm_heap_t *h);
 size_t mm_segment_pool_purge(bool force);
 void mm_heap_purge_due(mm_heap_t *h);
+void mm_heap_purge_free_blocks(mm_heap_t *h);
 void mm_segment_fork_prepare(void);
 void mm_segment_fork_parent(void);
 void mm_segment_fork_child(void);

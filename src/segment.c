@@ -254,6 +254,7 @@ void mm_heap_purge_due(mm_heap_t *h) {
   if (h->purge_at_ns && now >= h->purge_at_ns) {
     h->purge_at_ns = 0;
     mm_segment_purge_free_slots(h);
+    mm_heap_purge_free_blocks(h);
   }
   if (pool_due && now >= pool_due) mm_segment_pool_purge(false);
 }
@@ -300,6 +301,29 @@ size_t mm_segment_purge_free_slots(mm_heap_t *h) {
   }
   if (n) mm_stats_os_changed(0);
   return n;
+}
+
+/* Give back the OS pages inside free blocks of two OS pages or more
+ * (their first OS page holds the free-list link): fragmented pages that cannot be released as a whole
+ * still stop holding resident memory for their free blocks.  A block
+ * purged once carries a mark in its third word and is not purged again
+ * while it stays free. */
+void mm_heap_purge_free_blocks(mm_heap_t *h) {
+  if (mm_slow_mode) return;   /* the fill patterns must stay */
+  uintptr_t mark = mm_free_key ^ (uintptr_t)0x5a5a5a5a5a5a5a5aULL;
+  for (unsigned c = mm_size_class(2 * mm_os_page); c < MM_NCLASSES; c++) {
+    for (mm_page_t *pg = h->queue[c].first; pg; pg = pg->next) {
+      uint32_t n = 0;
+      for (mm_block_t *b = pg->free; b && n <= pg->capacity; b = mm_decode(b), n++) {
+        uintptr_t *w = (uintptr_t *)b + 2;
+        if (*w == mark) continue;
+        uint8_t *a = (uint8_t *)mm_align_up((uintptr_t)b + sizeof(mm_block_t) + sizeof(uintptr_t), mm_os_page);
+        uint8_t *e = (uint8_t *)(((uintptr_t)b + pg->block_size) & ~(uintptr_t)(mm_os_page - 1));
+        if (e > a) mm_os_purge(a, (size_t)(e - a));
+        *w = mark;
+      }
+    }
+  }
 }
 
 /* ---- abandon and adopt ----------------------------------------------------------- */
