@@ -91,10 +91,33 @@ void mm_process_init(void) {
   while (atomic_load_explicit(&mm_process_ready, memory_order_acquire) != 2) sched_yield();
 }
 
+#ifdef HAVE_VALGRIND_MEMCHECK_H
+/* Does the valgrind tool we run under track heap blocks (memcheck,
+ * helgrind, drd)?  Its preload library says so. */
+static bool valgrind_tracks_heap(void) {
+  extern char **environ;
+  for (char **e = environ; e && *e; e++) {
+    if (strncmp(*e, "LD_PRELOAD=", 11) != 0) continue;
+    return strstr(*e, "vgpreload_memcheck") || strstr(*e, "vgpreload_helgrind") ||
+           strstr(*e, "vgpreload_drd");
+  }
+  return true;   /* cannot tell: be safe */
+}
+#endif
+
 /* The environment is read by the constructor: earlier calls use defaults. */
 __attribute__((constructor)) static void mm_constructor(void) {
   mm_process_init();
   mm_options_read_env();
+#ifdef HAVE_VALGRIND_MEMCHECK_H
+  /* only the tools that follow heap blocks need the slow paths; under
+   * callgrind or cachegrind we keep the real fast paths (their counts) */
+  if (mm_valgrind && !valgrind_tracks_heap()) {
+    mm_valgrind = false;
+    mm_slow_mode = false;
+    mm_owner_slow = 0;
+  }
+#endif
   if (mm_option(MM_OPT_CHECK)) {
     /* from here on every malloc and free takes the checking slow path;
      * pages made before (by earlier calls) keep no canaries */
