@@ -41,17 +41,19 @@ const uint8_t mm_class_lookup[MM_LOOKUP_MAX / 16 + 1] = {
 #if MM_STATS
 #define mm_count(x) ((x)++)
 #else
-#define mm_count(x) ((void)0)
+#define mm_count(x) ((void)(x))
 #endif
 
 /* Pop a block from pg (known to have one). */
 mm_inline void *page_pop(mm_heap_t *h, unsigned c, mm_page_t *pg, mm_block_t *b) {
   mm_block_t *next = mm_decode(b);
+#if MM_HARDEN
   if (mm_unlikely(((uintptr_t)next ^ (uintptr_t)b) > MM_SEGMENT_MASK) && next != NULL)
     mm_corrupt("malloc", b, "corrupted free-list link");
+  b->key = 0;
+#endif
   pg->free = next;
   pg->used++;
-  b->key = 0;
   mm_count(h->nmalloc[c]);
   return b;
 }

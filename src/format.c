@@ -8,7 +8,7 @@
 #include <string.h>
 
 void mm_buf_flush(mm_buf_t *b) {
-  if (b->len) mm_os_write(b->fd, b->p, b->len);
+  if (b->len && mm_os_write(b->fd, b->p, b->len) != 0) b->failed = 1;
   b->len = 0;
 }
 
@@ -79,7 +79,7 @@ void mm_buf_size(mm_buf_t *b, uint64_t bytes) {
 /* One line "mymalloc: a b c\n" on stderr. */
 void mm_message(const char *a, const char *bb, const char *c) {
   char buf[256];
-  mm_buf_t b = { buf, 0, sizeof(buf), 2 };
+  mm_buf_t b = { buf, 0, sizeof(buf), 2, 0 };
   mm_buf_str(&b, "mymalloc: ");
   if (a) mm_buf_str(&b, a);
   if (bb) mm_buf_str(&b, bb);

@@ -15,13 +15,13 @@
 #if MM_STATS
 #define mm_count(x) ((x)++)
 #else
-#define mm_count(x) ((void)0)
+#define mm_count(x) ((void)(x))
 #endif
 
 /* One line on stderr, then abort.  Never allocates. */
 mm_noreturn mm_cold void mm_corrupt(const char *fn, const void *p, const char *what) {
   char buf[256];
-  mm_buf_t b = { buf, 0, sizeof(buf), 2 };
+  mm_buf_t b = { buf, 0, sizeof(buf), 2, 0 };
   mm_buf_str(&b, "mymalloc: ");
   mm_buf_str(&b, fn);
   mm_buf_str(&b, "(): ");
@@ -71,9 +71,11 @@ void mm_free(void *p) {
     mm_block_t *b = (mm_block_t *)p;
     if (mm_likely(atomic_load_explicit(&pg->owner, memory_order_relaxed) == (uintptr_t)h)) {
       unsigned c = pg->class_idx;
+#if MM_HARDEN
       if (mm_unlikely(!mm_is_block_start(pg, c, p) || b->key == mm_free_key)) mm_free_invalid(p);
-      b->next = mm_encode(b, pg->free);
       b->key = mm_free_key;
+#endif
+      b->next = mm_encode(b, pg->free);
       pg->free = b;
       mm_count(h->nfree[c]);
       if (mm_unlikely(--pg->used == 0)) mm_page_emptied(h, pg);

@@ -11,6 +11,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -127,6 +128,10 @@ __attribute__((constructor)) static void mm_constructor(void) {
     mm_heap_t *h = mm_heap_tls;
     if (h != &mm_heap_empty)
       for (unsigned c = 0; c < MM_NCLASSES; c++) h->direct[c] = &mm_page_empty;
+  }
+  if (mm_option(MM_OPT_STATS)) {
+    int fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
+    if (fd >= 0) mm_stats_fd = fd;
   }
   if (mm_heap_tls == &mm_heap_empty) mm_heap_init_thread();
 }

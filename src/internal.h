@@ -345,12 +345,20 @@ mm_inline uint32_t mm_xfree_count(uintptr_t x) { return (uint32_t)(x >> MM_XFREE
 /* Free-list links are stored as next ^ secret ^ (address of the block):
  * a forged or overwritten link decodes to garbage that mm_decode's caller
  * catches (it must stay inside the block's segment). */
+#if MM_HARDEN
 mm_inline uintptr_t mm_encode(const mm_block_t *b, const mm_block_t *next) {
   return (uintptr_t)next ^ mm_secret ^ (uintptr_t)b;
 }
 mm_inline mm_block_t *mm_decode(const mm_block_t *b) {
   return (mm_block_t *)(b->next ^ mm_secret ^ (uintptr_t)b);
 }
+#else   /* --disable-hardening: only to measure what hardening costs */
+mm_inline uintptr_t mm_encode(const mm_block_t *b, const mm_block_t *next) {
+  (void)b;
+  return (uintptr_t)next;
+}
+mm_inline mm_block_t *mm_decode(const mm_block_t *b) { return (mm_block_t *)b->next; }
+#endif
 
 /* Bytes the program may use in a block of pg. */
 mm_inline size_t mm_page_usable(const mm_page_t *pg) {
@@ -441,7 +449,7 @@ int mm_os_guard(void *addr, size_t size);
 bool mm_os_sbrk_trim(void *addr, size_t size);
 bool mm_os_sbrk_is_top(void *addr, size_t size);
 void *mm_os_mremap(void *addr, size_t old_size, size_t new_size, void *fixed);
-void mm_os_write(int fd, const char *s, size_t n);
+int mm_os_write(int fd, const char *s, size_t n);
 
 /* stats.c */
 typedef struct mm_os_stats_s {
@@ -466,6 +474,7 @@ void mm_stats_fold_heap(mm_heap_t *h);
 void mm_stats_page_abandoned(mm_heap_t *h, mm_page_t *pg, bool abandoned);
 void mm_stats_count_orphan_free(unsigned c);
 void mm_stats_print_at_exit(void);
+extern int mm_stats_fd;            /* where the exit report goes */
 void mm_stats_fork_prepare(void);
 void mm_stats_fork_parent(void);
 void mm_stats_fork_child(void);
@@ -498,6 +507,7 @@ typedef struct mm_buf_s {
   char *p;
   size_t len, cap;
   int fd;
+  int failed;                   /* a write failed */
 } mm_buf_t;
 void mm_buf_flush(mm_buf_t *b);
 void mm_buf_str(mm_buf_t *b, const char *s);

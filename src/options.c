@@ -95,7 +95,7 @@ void mm_options_read_env(void) {
       mm_options[i] = val;
     } else {
       char buf[256];
-      mm_buf_t b = { buf, 0, sizeof(buf), 2 };
+      mm_buf_t b = { buf, 0, sizeof(buf), 2, 0 };
       mm_buf_str(&b, "mymalloc: warning: ignoring ");
       mm_buf_str(&b, d->name);
       mm_buf_str(&b, "=");
@@ -109,7 +109,7 @@ void mm_options_read_env(void) {
   }
   if (mm_options[MM_OPT_VERBOSE]) {
     char buf[1024];
-    mm_buf_t b = { buf, 0, sizeof(buf), 2 };
+    mm_buf_t b = { buf, 0, sizeof(buf), 2, 0 };
     mm_buf_str(&b, "mymalloc: " PACKAGE_VERSION " options:");
     for (int i = 0; i < MM_OPT_COUNT; i++) {
       mm_buf_str(&b, " ");

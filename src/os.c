@@ -146,13 +146,16 @@ void *mm_os_mremap(void *addr, size_t old_size, size_t new_size, void *fixed) {
   return r;
 }
 
-/* write(2) all of it, retrying on EINTR; never allocates. */
-void mm_os_write(int fd, const char *s, size_t n) {
+/* write(2) all of it, retrying on EINTR; never allocates.  Returns 0, or
+ * -1 when the write failed. */
+int mm_os_write(int fd, const char *s, size_t n) {
   int saved = errno;
+  int r = 0;
   while (n > 0) {
     ssize_t w = write(fd, s, n);
-    if (w < 0) { if (errno == EINTR) continue; break; }
+    if (w < 0) { if (errno == EINTR) continue; r = -1; break; }
     s += w; n -= (size_t)w;
   }
   errno = saved;
+  return r;
 }

@@ -225,7 +225,7 @@ size_t mm_heap_release_empty(mm_heap_t *h, bool all) {
 mm_noreturn void mm_fatal_assert(const char *cond, const char *file, int line) {
   mm_buf_t b;
   char buf[512];
-  b.p = buf; b.len = 0; b.cap = sizeof(buf); b.fd = 2;
+  b.p = buf; b.len = 0; b.cap = sizeof(buf); b.fd = 2; b.failed = 0;
   mm_buf_str(&b, "mymalloc: assertion failed: ");
   mm_buf_str(&b, cond);
   mm_buf_str(&b, " at ");

@@ -305,18 +305,23 @@ int mm_stats_print(int fd, const char *format) {
   else { errno = EINVAL; return -1; }
   pthread_mutex_lock(&mm_stats_lock);
   char buf[4096];
-  mm_buf_t b = { buf, 0, sizeof(buf), fd };
+  mm_buf_t b = { buf, 0, sizeof(buf), fd, 0 };
   snapshot(&snap_static);
   if (json) print_json(&b, &snap_static); else print_text(&b, &snap_static);
   mm_buf_flush(&b);
   pthread_mutex_unlock(&mm_stats_lock);
+  if (b.failed) { errno = EIO; return -1; }
   return 0;
 }
 
 void mm_malloc_stats(void) { mm_stats_print(2, "text"); }
 
+/* The exit report goes to a duplicate of stderr made at start: programs
+ * such as coreutils close stderr before the library's destructor runs. */
+int mm_stats_fd = 2;
+
 void mm_stats_print_at_exit(void) {
-  mm_stats_print(2, mm_option(MM_OPT_STATS) == 2 ? "json" : "text");
+  mm_stats_print(mm_stats_fd, mm_option(MM_OPT_STATS) == 2 ? "json" : "text");
 }
 
 struct mallinfo2 mm_mallinfo2(void) {

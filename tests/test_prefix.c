@@ -62,7 +62,7 @@ int main(void) {
   CHECK(mymalloc_posix_memalign(&a, 4096, 10) == 0 && ((uintptr_t)a & 4095) == 0);
   mymalloc_free(a);
   for (size_t al = 16; al <= (8u << 20); al <<= 1) {
-    void *q = mymalloc_aligned_alloc(al, 100);
+    void *volatile q = mymalloc_aligned_alloc(al, 100);   /* volatile: _FORTIFY_SOURCE knows alloc_size */
     CHECKF(q && ((uintptr_t)q & (al - 1)) == 0, "aligned_alloc(%zu)", al);
     memset(q, 1, mymalloc_malloc_usable_size(q));
     mymalloc_free(q);

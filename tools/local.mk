@@ -6,9 +6,8 @@ CLEANFILES += tools/mymalloc-run
 
 tools/mymalloc-run: $(top_srcdir)/tools/mymalloc-run.in Makefile
 	$(AM_V_GEN)mkdir -p tools && sed \
-	  -e 's|@LIBDIR@|$(libdir)|g' \
-	  -e 's|@BUILD_LIBDIR@|$(abs_top_builddir)/src/.libs|g' \
-	  -e 's|@VERSION@|$(PACKAGE_VERSION)|g' \
+	  -e 's|%LIBDIR%|$(libdir)|g' \
+	  -e 's|%VERSION%|$(PACKAGE_VERSION)|g' \
 	  $(top_srcdir)/tools/mymalloc-run.in > $@.tmp && chmod +x $@.tmp && mv $@.tmp $@
 
 # the demo behind `make get-stats` (and the README's first command)
