@@ -33,8 +33,10 @@ mm_noreturn mm_cold void mm_corrupt(const char *fn, const void *p, const char *w
   abort();
 }
 
-/* The fast path found p wrong: say what exactly, then abort. */
-mm_noreturn mm_cold void mm_free_invalid(const void *p) {
+/* The fast path found p wrong: say what exactly, then abort.  (Not
+ * declared noreturn, so that free() reaches it by a tail jump and needs
+ * no stack frame of its own.) */
+mm_cold void mm_free_invalid(const void *p) {
   mm_segment_t *s;
   mm_page_t *pg;
   const char *err = mm_check_pointer(p, &s, &pg);
@@ -72,7 +74,10 @@ void mm_free(void *p) {
     if (mm_likely(atomic_load_explicit(&pg->owner, memory_order_relaxed) == (uintptr_t)h)) {
       unsigned c = pg->class_idx;
 #if MM_HARDEN
-      if (mm_unlikely(!mm_is_block_start(pg, c, p) || b->key == mm_free_key)) mm_free_invalid(p);
+      if (mm_unlikely(!mm_is_block_start(pg, c, p) || b->key == mm_free_key)) {
+        mm_free_invalid(p);
+        return;
+      }
       b->key = mm_free_key;
 #endif
       b->next = mm_encode(b, pg->free);
@@ -85,7 +90,7 @@ void mm_free(void *p) {
     return;
   }
   if (p == NULL) return;
-  mm_corrupt("free", p, "invalid pointer (not allocated by mymalloc)");
+  mm_free_invalid(p);
 }
 
 /* Push b on the cross-thread list of its page (not ours). */

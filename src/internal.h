@@ -403,7 +403,7 @@ void mm_free(void *p);
 void mm_free_generic(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, const char *fn);
 mm_noreturn void mm_corrupt(const char *fn, const void *p, const char *what);
 const char *mm_check_pointer(const void *p, mm_segment_t **sp, mm_page_t **pgp);
-mm_noreturn void mm_free_invalid(const void *p);
+void mm_free_invalid(const void *p);
 
 /* page.c */
 mm_page_t *mm_page_find(mm_heap_t *h, unsigned c);
