@@ -1,7 +1,7 @@
 /*
  * harness.h -- the tests' tiny harness: CHECK(expr) counts and reports,
  * test_done() prints "N passed, N failed" and gives the exit status that
- * automake expects (0 pass, 1 fail, 77 skip).
+ * automake expects (0 pass, 1 fail, 77 skip).  Also usable from C++.
  */
 #ifndef MM_TEST_HARNESS_H
 #define MM_TEST_HARNESS_H
@@ -31,15 +31,51 @@ static void *volatile th_sink;
 static volatile size_t th_zero = 0;
 
 static inline int aligned16(const void *p) { return ((uintptr_t)p & 15) == 0; }
+static inline int aligned_to(const void *p, size_t a) { return ((uintptr_t)p & (a - 1)) == 0; }
 
 static inline void th_fill(void *p, size_t n, unsigned seed) {
-  unsigned char *c = p;
+  unsigned char *c = (unsigned char *)p;
   for (size_t i = 0; i < n; i++) c[i] = (unsigned char)(seed + i * 7);
 }
 static inline int th_verify(const void *p, size_t n, unsigned seed) {
-  const unsigned char *c = p;
+  const unsigned char *c = (const unsigned char *)p;
   for (size_t i = 0; i < n; i++)
     if (c[i] != (unsigned char)(seed + i * 7)) return 0;
+  return 1;
+}
+
+/* Fast fill/verify for big blocks: a stream of 64-bit words (the last
+ * one cut short).  The pattern depends on the seed and on the offset, so a
+ * block moved, shifted or overwritten by another block is caught; any
+ * prefix of a filled block verifies (realloc keeps a prefix). */
+static inline uint64_t th_word(uint64_t seed, size_t i) {
+  uint64_t x = seed * 0x9e3779b97f4a7c15ULL + i * 0xbf58476d1ce4e5b9ULL + 1;
+  return x ^ (x >> 29);
+}
+static inline void th_fillw(void *p, size_t n, uint64_t seed) {
+  unsigned char *c = (unsigned char *)p;
+  size_t w = n / 8;
+  for (size_t i = 0; i < w; i++) {
+    uint64_t v = th_word(seed, i);
+    memcpy(c + i * 8, &v, 8);
+  }
+  if (n % 8) {
+    uint64_t v = th_word(seed, w);
+    memcpy(c + w * 8, &v, n % 8);
+  }
+}
+static inline int th_verifyw(const void *p, size_t n, uint64_t seed) {
+  const unsigned char *c = (const unsigned char *)p;
+  size_t w = n / 8;
+  for (size_t i = 0; i < w; i++) {
+    uint64_t v;
+    memcpy(&v, c + i * 8, 8);
+    if (v != th_word(seed, i)) return 0;
+  }
+  if (n % 8) {
+    uint64_t v = th_word(seed, w);
+    if (memcmp(c + w * 8, &v, n % 8) != 0) return 0;
+  }
   return 1;
 }
 
@@ -47,6 +83,15 @@ static inline int th_verify(const void *p, size_t n, unsigned seed) {
 static inline int th_long(void) {
   const char *v = getenv("MYMALLOC_TEST_LONG");
   return v && *v && *v != '0';
+}
+
+/* Running under valgrind (which replaces malloc, so misuse and
+ * resource-limit tests mean nothing there). */
+static inline int th_under_valgrind(void) {
+  const char *v = getenv("MYMALLOC_UNDER_VALGRIND");
+  if (v && *v && *v != '0') return 1;
+  const char *pre = getenv("LD_PRELOAD");
+  return pre && strstr(pre, "vgpreload") != NULL;
 }
 
 static inline int test_done(const char *name) {

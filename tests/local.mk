@@ -30,6 +30,75 @@ tests_test_sbrk_CFLAGS = $(mmtest_cflags)
 tests_test_sbrk_LDADD = $(mmtest_ldadd)
 tests_test_sbrk_LDFLAGS = $(mmtest_ldflags)
 
+# the test suite: each program links libmymalloc (its malloc replaces
+# libc's), except test_whoami, the helper of test_preload.sh, which must
+# get its malloc from the preload only.  The tests of the libc names run
+# only in overriding builds; test_symbols and test_nm.sh check whatever the
+# build exports (they read MM_OVERRIDE from config.h).
+SUITE_TESTS = \
+	tests/test_fork \
+	tests/test_churn \
+	tests/test_enomem \
+	tests/test_ctor \
+	tests/test_api \
+	tests/test_misuse \
+	tests/test_cxx
+check_PROGRAMS += $(SUITE_TESTS) tests/test_symbols tests/test_whoami
+TESTS += tests/test_symbols tests/test_nm.sh
+if MM_OVERRIDE
+TESTS += $(SUITE_TESTS) tests/test_preload.sh
+endif
+dist_check_SCRIPTS = tests/test_nm.sh tests/test_preload.sh
+
+# the scripts find the build tree through top_builddir; srcdir is set by
+# automake's test driver
+AM_TESTS_ENVIRONMENT = top_builddir='$(abs_top_builddir)'; export top_builddir;
+
+tests_test_fork_SOURCES = tests/test_fork.c
+tests_test_fork_CFLAGS = $(mmtest_cflags)
+tests_test_fork_LDADD = $(mmtest_ldadd)
+tests_test_fork_LDFLAGS = $(mmtest_ldflags)
+
+tests_test_churn_SOURCES = tests/test_churn.c
+tests_test_churn_CFLAGS = $(mmtest_cflags)
+tests_test_churn_LDADD = $(mmtest_ldadd)
+tests_test_churn_LDFLAGS = $(mmtest_ldflags)
+
+tests_test_enomem_SOURCES = tests/test_enomem.c
+tests_test_enomem_CFLAGS = $(mmtest_cflags)
+tests_test_enomem_LDADD = $(mmtest_ldadd)
+tests_test_enomem_LDFLAGS = $(mmtest_ldflags)
+
+tests_test_ctor_SOURCES = tests/test_ctor.c
+tests_test_ctor_CFLAGS = $(mmtest_cflags)
+tests_test_ctor_LDADD = $(mmtest_ldadd)
+tests_test_ctor_LDFLAGS = $(mmtest_ldflags)
+
+tests_test_api_SOURCES = tests/test_api.c
+tests_test_api_CFLAGS = $(mmtest_cflags)
+tests_test_api_LDADD = $(mmtest_ldadd)
+tests_test_api_LDFLAGS = $(mmtest_ldflags)
+
+tests_test_symbols_SOURCES = tests/test_symbols.c
+tests_test_symbols_CFLAGS = $(mmtest_cflags)
+tests_test_symbols_LDADD = $(mmtest_ldadd)
+tests_test_symbols_LDFLAGS = $(mmtest_ldflags)
+
+tests_test_misuse_SOURCES = tests/test_misuse.c
+tests_test_misuse_CFLAGS = $(mmtest_cflags)
+tests_test_misuse_LDADD = $(mmtest_ldadd)
+tests_test_misuse_LDFLAGS = $(mmtest_ldflags)
+
+tests_test_cxx_SOURCES = tests/test_cxx.cc
+tests_test_cxx_CXXFLAGS = $(MM_CFLAGS) $(PTHREAD_CFLAGS) -fno-builtin
+tests_test_cxx_LDADD = $(mmtest_ldadd)
+tests_test_cxx_LDFLAGS = $(mmtest_ldflags)
+
+# built without libmymalloc, on purpose
+tests_test_whoami_SOURCES = tests/test_whoami.c
+tests_test_whoami_CFLAGS = $(AM_CFLAGS) $(PTHREAD_CFLAGS)
+tests_test_whoami_LDADD = $(PTHREAD_LIBS)
+
 # the original targets
 test: $(CORE_TESTS)
 	@fail=0; for t in $(CORE_TESTS); do \
