@@ -15,6 +15,14 @@
  */
 #include "bench.h"
 
+#include <sys/resource.h>
+
+static long peak_kb(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss;
+}
+
 static long live = 20000, iters = 400000, minsz = 8, maxsz = 65536;
 
 int main(int argc, char **argv) {
@@ -49,6 +57,7 @@ int main(int argc, char **argv) {
     memset(slot[k], (int)i, len[k]);
     ops += 2;
   }
+  long peak2 = peak_kb();
   /* 3: keep one block in ten, refill the freed bytes with small blocks */
   size_t freed = 0;
   for (long i = 0; i < live; i++) {
@@ -68,6 +77,7 @@ int main(int argc, char **argv) {
     got += n;
     ops++;
   }
+  long peak3 = peak_kb();
   for (size_t i = 0; i < nsmall; i++) {
     check += (unsigned char)small[i][0];
     free(small[i]);
@@ -81,6 +91,8 @@ int main(int argc, char **argv) {
     }
   }
   double secs = bench_now() - t0;
+  printf("peak RSS: %.1f MiB after steps 1-2, %.1f MiB after step 3, %.1f MiB at the end\n",
+         peak2 / 1024.0, peak3 / 1024.0, peak_kb() / 1024.0);
   bench_report("fragment", ops, 1, secs, check);
   free(len);
   free(slot);
