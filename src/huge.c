@@ -91,6 +91,7 @@ static mm_segment_t *mapping_grow(mm_segment_t *s, size_t size) {
   if (mm_os_mremap(s, s->size, size, NULL)) { s->size = size; return s; }
   size_t mapped;
   mm_segment_t *dst = mm_os_mmap_aligned(size, MM_SEGMENT_SIZE, &mapped);
+  if (!dst && mm_release_cached()) dst = mm_os_mmap_aligned(size, MM_SEGMENT_SIZE, &mapped);
   if (!dst) return NULL;
   mm_segmap_set(s, false);
   if (!mm_os_mremap(s, s->size, size, dst)) {
@@ -139,11 +140,13 @@ void *mm_huge_alloc(size_t n, size_t align, bool zero) {
   if (align <= MM_SEGMENT_SIZE) {
     size_t mapped;
     s = mm_os_mmap_aligned(size, MM_SEGMENT_SIZE, &mapped);
+    if (!s && mm_release_cached()) s = mm_os_mmap_aligned(size, MM_SEGMENT_SIZE, &mapped);
   } else {
     /* the block at base + 4 MiB must be a multiple of align */
     size_t extra = align;
     if (size + extra < size) { errno = ENOMEM; return NULL; }
     uint8_t *raw = mm_os_mmap(size + extra);
+    if (!raw && mm_release_cached()) raw = mm_os_mmap(size + extra);
     if (raw) {
       uint8_t *base = (uint8_t *)(mm_align_up((uintptr_t)raw + MM_SEGMENT_SIZE, align) - MM_SEGMENT_SIZE);
       size_t head = (size_t)(base - raw), tail = extra - head;
@@ -279,3 +282,13 @@ void *mm_huge_realloc(mm_segment_t *s, size_t n) {
 void mm_huge_fork_prepare(void) { pthread_mutex_lock(&mm_huge_lock); }
 void mm_huge_fork_parent(void) { pthread_mutex_unlock(&mm_huge_lock); }
 void mm_huge_fork_child(void) { pthread_mutex_init(&mm_huge_lock, NULL); }
+
+/* Out of address space or memory: give back what the caches hold (huge
+ * cache, segment pool).  Returns true when something was released, so
+ * that the caller tries once more. */
+bool mm_release_cached(void) {
+  int saved = errno;
+  size_t n = mm_huge_cache_purge(true) + mm_segment_pool_purge(true);
+  errno = saved;
+  return n > 0;
+}

@@ -197,22 +197,23 @@ static void thread_done(void *arg) {
   atomic_fetch_sub(&mm_os_stats.heaps_live, 1);
 }
 
-/* ---- fork: every global lock is taken around fork() ------------------------ */
+/* ---- fork: every global lock is taken around fork() ------------------------
+ * Lock order, everywhere: stats -> heaps -> segment -> huge. */
 static void fork_prepare(void) {
+  mm_stats_fork_prepare();
   pthread_mutex_lock(&mm_heaps_lock);
   mm_segment_fork_prepare();
   mm_huge_fork_prepare();
-  mm_stats_fork_prepare();
 }
 static void fork_parent(void) {
-  mm_stats_fork_parent();
   mm_huge_fork_parent();
   mm_segment_fork_parent();
   pthread_mutex_unlock(&mm_heaps_lock);
+  mm_stats_fork_parent();
 }
 static void fork_child(void) {
-  mm_stats_fork_child();
   mm_huge_fork_child();
   mm_segment_fork_child();
   pthread_mutex_init(&mm_heaps_lock, NULL);
+  mm_stats_fork_child();
 }

@@ -435,6 +435,7 @@ void *mm_huge_alloc(size_t n, size_t align, bool zero);
 void mm_huge_free(mm_segment_t *s);
 void *mm_huge_realloc(mm_segment_t *s, size_t n);
 size_t mm_huge_cache_purge(bool force);
+bool mm_release_cached(void);
 void mm_huge_fork_prepare(void);
 void mm_huge_fork_parent(void);
 void mm_huge_fork_child(void);

@@ -186,6 +186,7 @@ mm_segment_t *mm_segment_alloc(mm_heap_t *h, enum mm_kind kind) {
   if (!s) {
     size_t mapped;
     s = mm_os_mmap_aligned(MM_SEGMENT_SIZE, MM_SEGMENT_SIZE, &mapped);
+    if (!s && mm_release_cached()) s = mm_os_mmap_aligned(MM_SEGMENT_SIZE, MM_SEGMENT_SIZE, &mapped);
     if (!s) return NULL;
     fresh = true;
     s->from_sbrk = 0;
