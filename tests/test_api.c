@@ -501,8 +501,10 @@ static void test_mallinfo(void) {
     }
   }
   if (f) fclose(f);
-  CHECK(heap_hi > heap_lo);
-  CHECKF(m0.arena <= heap_hi - heap_lo, "arena %zu > [heap] %lu", m0.arena, (unsigned long)(heap_hi - heap_lo));
+  if (!th_under_valgrind()) {   /* valgrind emulates brk: no [heap] mapping */
+    CHECK(heap_hi > heap_lo);
+    CHECKF(m0.arena <= heap_hi - heap_lo, "arena %zu > [heap] %lu", m0.arena, (unsigned long)(heap_hi - heap_lo));
+  }
 
   /* hblks / hblkhd: live huge blocks */
   void *h[5];
@@ -510,7 +512,8 @@ static void test_mallinfo(void) {
   struct mallinfo2 m1 = mi();
   CHECKF(m1.hblks == m0.hblks + 5, "hblks %zu -> %zu", m0.hblks, m1.hblks);
   CHECKF(m1.hblkhd >= m0.hblkhd + ((size_t)15 << 20), "hblkhd %zu -> %zu", m0.hblkhd, m1.hblkhd);
-  CHECK(m1.hblkhd <= m0.hblkhd + ((size_t)15 << 20) + 5 * 2 * page + 5 * 65536);
+  /* a cached mapping somewhat bigger than asked may be reused */
+  CHECK(m1.hblkhd <= m0.hblkhd + ((size_t)15 << 20) * 5 / 4 + 5 * 2 * page);
   CHECK(m1.uordblks >= m0.uordblks + ((size_t)15 << 20));
   for (int i = 0; i < 5; i++) free(h[i]);
   struct mallinfo2 m2 = mi();
@@ -524,7 +527,9 @@ static void test_mallinfo(void) {
   free(x);
   free(y);
 
-  /* uordblks grows by at least N * size and comes back */
+  /* uordblks grows by at least N * size and comes back (the per-class
+   * counters behind it are compiled out by --disable-stats) */
+#if MM_STATS
   enum { N = 1000 };
   static void *v[N];
   struct mallinfo2 a = mi();
@@ -541,6 +546,7 @@ static void test_mallinfo(void) {
   for (int i = 0; i < N; i++) free(v[i]);
   c = mi();
   CHECKF(c.uordblks == a.uordblks, "uordblks %zu before, %zu after freeing medium", a.uordblks, c.uordblks);
+#endif
 
   /* mallinfo: the same figures in int, saturated */
   struct mallinfo2 d = mi();

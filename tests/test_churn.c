@@ -9,9 +9,9 @@
  *
  * Bounds checked (pages are 4 KiB):
  *   - resident memory (/proc/self/statm) never exceeds its value after the
- *     first 5 waves by more than 64 MiB (a wave holds under 6 MiB of live
- *     blocks; without reclaiming dead threads' memory it would grow by
- *     megabytes per wave);
+ *     first 5 waves by more than 64 MiB (a wave holds about 25 MiB of live
+ *     blocks at its peak; without reclaiming dead threads' memory it would
+ *     grow by megabytes per wave);
  *   - after everything is freed, mallinfo2().uordblks is back within
  *     64 KiB of its value before the first thread, and hblks is back;
  *   - contents of every block are intact when checked.

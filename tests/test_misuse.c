@@ -296,6 +296,10 @@ int main(void) {
     printf("test_misuse: SKIP under valgrind\n");
     return 77;
   }
+#if !MM_HARDEN
+  printf("test_misuse: SKIP, built with --disable-hardening (no checks on the fast paths)\n");
+  return 77;
+#endif
   setvbuf(stdout, NULL, _IOLBF, 0);
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) run_case(&cases[i]);
   return test_done("test_misuse");

@@ -6,7 +6,7 @@
 # and compares exit status and output (or checksums of what it wrote):
 #   bash     a script with pipelines, command substitution, arrays,
 #            associative arrays, here-documents and subshells;
-#   perl     a one-liner building and pruning hashes of 300k keys;
+#   perl     a one-liner building and pruning hashes of 150k keys;
 #   python3  /usr/bin/python3 (not a shim from PATH): dicts, lists, strings
 #            and bytes in 4 threads;
 #   git      init, add, commit (x3), log, show, gc in a temporary
@@ -15,7 +15,8 @@
 #            as, collect2, ld); same program output;
 #   sort     4 MiB of generated lines, also with --parallel and a tiny
 #            buffer (temporary files, threads): same checksum;
-#   xz       compress (2 threads) and decompress: same checksums;
+#   xz       compress (2 threads, 1 MiB blocks) and decompress: same
+#            checksums;
 #   sqlite3  (if present) a table of 100k rows inserted in a transaction,
 #            an index, aggregates.
 # And that the preloaded malloc is the one an unmodified program calls:
@@ -122,7 +123,7 @@ fi
 # ---- perl -------------------------------------------------------------------------
 if have perl; then
   same perl perl -e '
-    my %h; for my $i (1 .. 300000) { $h{"key$i"} = "v" x ($i % 50) }
+    my %h; for my $i (1 .. 150000) { $h{"key$i"} = "v" x ($i % 50) }
     my $t = 0; $t += length($h{$_}) for keys %h;
     print scalar(keys %h), " $t\n";
     delete $h{$_} for grep { /7/ } keys %h;
@@ -222,14 +223,14 @@ else
 fi
 
 # ---- sort, xz -----------------------------------------------------------------------------
-# 4 MiB of generated data
-awk 'BEGIN { for (i = 1; i <= 400000; i++) printf "%d %s %d\n", (i * 7919) % 100003, "line", i }' > "$tmp/data.txt"
+# 4 MiB of generated data (250000 lines)
+awk 'BEGIN { for (i = 1; i <= 250000; i++) printf "%d %s %d\n", (i * 7919) % 100003, "line", i }' > "$tmp/data.txt"
 if have sort && have sha256sum; then
   same sort sh -c "sort '$tmp/data.txt' | sha256sum; sort -n -k3,3r '$tmp/data.txt' | sha256sum"
   same "sort --parallel" sh -c "sort -S 256K --parallel=2 -T . -k1,1n -k3,3n '$tmp/data.txt' | sha256sum"
 fi
 if have xz && have sha256sum; then
-  same xz sh -c "xz -T2 -6 -c '$tmp/data.txt' > d.xz && sha256sum < d.xz && xz -d -c d.xz | sha256sum && sha256sum < '$tmp/data.txt'"
+  same xz sh -c "xz -T2 -1 --block-size=1MiB -c '$tmp/data.txt' > d.xz && sha256sum < d.xz && xz -d -T2 -c d.xz | sha256sum && sha256sum < '$tmp/data.txt'"
 else
   skip xz "not installed"
 fi

@@ -9,7 +9,7 @@
  *  3. The break cannot grow: a page mapped (MAP_FIXED_NOREPLACE) right
  *     above the break makes sbrk fail; many MiB of small and medium blocks
  *     are still served (from mmap), with intact contents, and the break and
- *     mallinfo2().arena do not move.
+ *     mallinfo2().arena do not grow.
  *  4. MYMALLOC_SBRK=0 (the program re-executes itself with it set): the
  *     break never moves.
  */
@@ -183,8 +183,10 @@ static void test_blocked_break(void) {
   CHECK(alloc_bytes(64u << 20, 8) == 0);
   CHECKF(nblks > first_new + 1000, "%d blocks allocated with the break blocked", nblks - first_new);
   CHECK(verify_all() == 0);
-  CHECK((uintptr_t)sbrk(0) == brk0);
-  CHECKF(mallinfo2().arena == arena0, "arena %zu -> %zu", arena0, mallinfo2().arena);
+  /* the break did not grow (it may shrink: a pooled segment at its top
+   * can be given back) */
+  CHECKF((uintptr_t)sbrk(0) <= brk0, "break %#lx -> %#lx", (unsigned long)brk0, (unsigned long)(uintptr_t)sbrk(0));
+  CHECKF(mallinfo2().arena <= arena0, "arena %zu -> %zu", arena0, mallinfo2().arena);
   /* the new blocks are in mmap'ed segments, not at or above the wall */
   int in_wall = 0;
   for (int i = first_new; i < nblks; i++) {
