@@ -1,9 +1,9 @@
 /*
  * measure.c -- run one command under one allocator and measure it: the
- * wall time, the user and system CPU time and the peak RSS of the child
- * (getrusage through wait4), written as one line to a file:
+ * wall time, the user and system CPU time, the peak RSS and the minor page
+ * faults of the child (getrusage through wait4), written as one line to a file:
  *
- *     wall=<s> user=<s> sys=<s> maxrss_kb=<kB> status=<exit code or 128+signal>
+ *     wall=<s> user=<s> sys=<s> maxrss_kb=<kB> minflt=<n> status=<exit code or 128+signal>
  *
  *   measure [-p PRELOAD] [-t TIMEOUT_S] -o OUTFILE -- COMMAND [ARG]...
  *
@@ -78,9 +78,9 @@ int main(int argc, char **argv) {
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   FILE *f = fopen(out, "w");
   if (!f) { perror(out); return 2; }
-  fprintf(f, "wall=%.6f user=%.6f sys=%.6f maxrss_kb=%ld status=%d%s\n",
+  fprintf(f, "wall=%.6f user=%.6f sys=%.6f maxrss_kb=%ld minflt=%ld status=%d%s\n",
           (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9,
-          tv_s(ru.ru_utime), tv_s(ru.ru_stime), ru.ru_maxrss, code,
+          tv_s(ru.ru_utime), tv_s(ru.ru_stime), ru.ru_maxrss, ru.ru_minflt, code,
           timed_out ? " timeout=1" : "");
   fclose(f);
   return code;
