@@ -43,9 +43,10 @@ SUITE_TESTS = \
 	tests/test_api \
 	tests/test_misuse \
 	tests/test_cxx
-check_PROGRAMS += $(SUITE_TESTS) tests/test_symbols tests/test_whoami
+check_PROGRAMS += tests/test_symbols
 TESTS += tests/test_symbols tests/test_nm.sh
 if MM_OVERRIDE
+check_PROGRAMS += $(SUITE_TESTS) tests/test_whoami
 TESTS += $(SUITE_TESTS) tests/test_preload.sh
 endif
 dist_check_SCRIPTS = tests/test_nm.sh tests/test_preload.sh

@@ -17,6 +17,7 @@
 #include <dlfcn.h>
 #include <mymalloc/malloc.h>
 
+#ifdef MM_OVERRIDE
 static const char *const libc_names[] = {
   "malloc", "free", "calloc", "realloc", "reallocarray", "posix_memalign", "aligned_alloc",
   "memalign", "valloc", "pvalloc", "malloc_usable_size", "malloc_trim", "mallinfo", "mallinfo2",
@@ -24,6 +25,7 @@ static const char *const libc_names[] = {
   "__libc_free", "__libc_calloc", "__libc_realloc", "__libc_memalign", "__libc_valloc",
   "__libc_pvalloc", "__libc_mallinfo", "__libc_mallopt", "__posix_memalign",
 };
+#endif
 
 static const char *const prefixed_names[] = {
   "mymalloc_malloc", "mymalloc_free", "mymalloc_calloc", "mymalloc_realloc",
@@ -34,6 +36,7 @@ static const char *const prefixed_names[] = {
   "mymalloc_stats_print",
 };
 
+#ifdef MM_OVERRIDE
 /* libc name -> its prefixed twin (same function) */
 static const char *const twins[][2] = {
   { "malloc", "mymalloc_malloc" }, { "__libc_malloc", "mymalloc_malloc" },
@@ -53,6 +56,7 @@ static const char *const twins[][2] = {
   { "mallinfo2", "mymalloc_mallinfo2" }, { "malloc_stats", "mymalloc_malloc_stats" },
   { "free_sized", "mymalloc_free_sized" }, { "free_aligned_sized", "mymalloc_free_aligned_sized" },
 };
+#endif
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -109,8 +113,24 @@ int main(void) {
   CHECK((void *)m == dlsym(RTLD_DEFAULT, "malloc"));
   CHECK((void *)f == dlsym(RTLD_DEFAULT, "free"));
 #else
+  /* --disable-override: libc's names stay libc's */
   printf("test_symbols: built with --disable-override: only the mymalloc_* names\n");
+  static const char *const plain[] = { "malloc", "free", "calloc", "realloc", "posix_memalign",
+                                       "memalign", "aligned_alloc", "malloc_usable_size" };
+  for (size_t i = 0; i < N(plain); i++) {
+    Dl_info info;
+    memset(&info, 0, sizeof(info));
+    void *sym = dlsym(RTLD_DEFAULT, plain[i]);
+    int ok = sym && dladdr(sym, &info);
+    CHECKF(ok && info.dli_fname && !strstr(info.dli_fname, "libmymalloc"),
+           "%s resolves to %s in a --disable-override build", plain[i],
+           ok && info.dli_fname ? info.dli_fname : "(nothing)");
+  }
 #endif
+  /* the program's own reference to the prefixed API (which also makes
+   * sure the library is loaded when nothing else of it is referenced) */
+  void *(*volatile pm)(size_t) = mymalloc_malloc;
+  CHECK((void *)pm == dlsym(RTLD_DEFAULT, "mymalloc_malloc"));
   for (size_t i = 0; i < N(prefixed_names); i++) check_name(prefixed_names[i]);
   static char names[128][64];
   int n = header_names(names, 128);
