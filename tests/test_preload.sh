@@ -7,8 +7,8 @@
 #   bash     a script with pipelines, command substitution, arrays,
 #            associative arrays, here-documents and subshells;
 #   perl     a one-liner building and pruning hashes of 150k keys;
-#   python3  /usr/bin/python3 (not a shim from PATH): dicts, lists, strings
-#            and bytes in 4 threads;
+#   python3  /usr/bin/python3 (not a shim from PATH), PYTHONMALLOC=malloc:
+#            dicts, lists, strings and bytes in 4 threads;
 #   git      init, add, commit (x3), log, show, gc in a temporary
 #            repository with fixed dates and identity: same commit hashes;
 #   gcc      compiles and links a small C program (the preload reaches cc1,
@@ -21,8 +21,10 @@
 #            an index, aggregates.
 # And that the preloaded malloc is the one an unmodified program calls:
 #   test_whoami (built without libmymalloc) names libmymalloc for each
-#   function under the preload and libc without it; MYMALLOC_STATS=1 with
-#   /bin/true prints mymalloc's heap report at exit.
+#   function under the preload and libc without it; perl and python3 under
+#   MYMALLOC_STATS=json report at exit at least 100000 allocation requests
+#   served by mymalloc; MYMALLOC_STATS=1 with /bin/true prints mymalloc's
+#   heap report at exit.
 # A command that is not installed is skipped (counted neither way).
 # Environment: top_builddir (tests/local.mk), srcdir.
 
@@ -158,7 +160,8 @@ big = bytearray(20 * 1024 * 1024)
 big[-1] = 7
 print(len(big), big[-1], sum(big[:1000]))
 EOS
-  same python3 /usr/bin/python3 "$tmp/prog.py"
+  # PYTHONMALLOC=malloc: every object through malloc, not pymalloc's arenas
+  same python3 env PYTHONMALLOC=malloc /usr/bin/python3 "$tmp/prog.py"
 else
   skip python3 "/usr/bin/python3 not installed"
 fi
@@ -279,6 +282,26 @@ if [ -x "$whoami" ]; then
   grep -q '^mymalloc_stats_print: present$' "$tmp/who.pre" && ok || ko "mymalloc_stats_print not found under the preload"
 else
   ko "$whoami not built"
+fi
+
+# the programs above were really served by mymalloc: its own count of
+# allocation requests (the exit report, json) for perl and python3
+stats_on=yes
+if [ -f "$top_builddir/config.h" ] && grep -q '^#define MM_STATS 0' "$top_builddir/config.h"; then
+  stats_on=no   # --disable-stats: the per-class counters are compiled out
+fi
+served() {   # served LABEL MIN CMD...: at least MIN allocation requests
+  label=$1 min=$2
+  shift 2
+  (cd "$tmp" && MYMALLOC_STATS=json LD_PRELOAD=$lib "$@") > /dev/null 2> "$tmp/served.json"
+  n=$(grep -o '"alloc_requests": [0-9]*' "$tmp/served.json" | awk '{ s += $2 } END { print s + 0 }')
+  if [ "$n" -ge "$min" ]; then ok; else ko "$label: mymalloc counted $n allocation requests, expected >= $min"; fi
+}
+if [ $stats_on = yes ]; then
+  have perl && served perl 100000 perl -e 'my %h; $h{"k$_"} = "v" x ($_ % 40) for 1 .. 100000; print scalar(keys %h), "\n"'
+  # (PYTHONMALLOC=malloc: small objects too, not only pymalloc's arenas)
+  [ -x /usr/bin/python3 ] && served python3 100000 env PYTHONMALLOC=malloc /usr/bin/python3 -c \
+    'd = {str(i): [i] * (i % 5) for i in range(100000)}; print(len(d))'
 fi
 
 # the report at exit of an unmodified /bin/true
