@@ -101,7 +101,9 @@ static void allocate(struct tstat *st, struct slot *s, int me, uint64_t *r) {
       }
     }
   } else {
-    size_t a = (size_t)16 << (rng_next(r) % 9);   /* 16 .. 4096 */
+    /* 16 .. 64 KiB, now and then 1 MiB or 4 MiB */
+    unsigned sh = (unsigned)(rng_next(r) % 14);
+    size_t a = sh < 13 ? (size_t)16 << sh : (size_t)1 << (20 + 2 * (rng_next(r) % 2));
     s->align = a;
     if (how < 13) {
       s->p = memalign(a, n);
