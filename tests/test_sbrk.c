@@ -89,7 +89,9 @@ static void test_moves(void) {
     if (p >= b0 && p + blks[i].n <= b1) below++;
     else above++;
   }
-  CHECKF(below > nblks / 2, "%d of %d blocks in the sbrk area [%#lx, %#lx)", below, nblks,
+  /* not all: free pages of segments made at start-up (by the runtime of a
+   * sanitizer build, say) take their share first */
+  CHECKF(below > nblks / 4, "%d of %d blocks in the sbrk area [%#lx, %#lx)", below, nblks,
          (unsigned long)b0, (unsigned long)b1);
   CHECK(verify_all() == 0);
   free_all();

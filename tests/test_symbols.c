@@ -18,7 +18,7 @@
 #include <mymalloc/malloc.h>
 
 #ifdef MM_OVERRIDE
-static const char *const libc_names[] = {
+static const char *const libc_names[] __attribute__((unused)) = {
   "malloc", "free", "calloc", "realloc", "reallocarray", "posix_memalign", "aligned_alloc",
   "memalign", "valloc", "pvalloc", "malloc_usable_size", "malloc_trim", "mallinfo", "mallinfo2",
   "mallopt", "malloc_stats", "free_sized", "free_aligned_sized", "cfree", "__libc_malloc",
@@ -38,7 +38,7 @@ static const char *const prefixed_names[] = {
 
 #ifdef MM_OVERRIDE
 /* libc name -> its prefixed twin (same function) */
-static const char *const twins[][2] = {
+static const char *const twins[][2] __attribute__((unused)) = {
   { "malloc", "mymalloc_malloc" }, { "__libc_malloc", "mymalloc_malloc" },
   { "free", "mymalloc_free" }, { "cfree", "mymalloc_free" }, { "__libc_free", "mymalloc_free" },
   { "calloc", "mymalloc_calloc" }, { "__libc_calloc", "mymalloc_calloc" },
