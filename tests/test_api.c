@@ -147,6 +147,32 @@ static void test_calloc(void) {
 }
 
 /* ---- realloc / reallocarray ----------------------------------------------------- */
+/* calloc of a size other than the dirty block just freed: a cached huge
+ * mapping may be reused and grown (or cut), all of it must read as zero */
+static void test_calloc_cross_sizes(void) {
+  static const size_t pairs[][2] = {
+    { 6u << 20, 9u << 20 }, { 9u << 20, 6u << 20 }, { 300000, 500000 }, { 500000, 300000 },
+    { 100000, 65537 }, { 70000, 130000 }, { 2u << 20, (3u << 20) + 12345 },
+  };
+  for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+    size_t d = pairs[i][0], n = pairs[i][1];
+    unsigned char *x = malloc(d);
+    CHECK(x != NULL);
+    if (!x) continue;
+    memset(x, 0xee, malloc_usable_size(x));
+    free(x);
+    unsigned char *c = calloc(1, n);
+    CHECK(c != NULL);
+    if (!c) continue;
+    size_t nz = 0;
+    for (size_t k = 0; k < n; k++) nz += c[k] != 0;
+    CHECKF(nz == 0, "calloc(%zu) after freeing a dirty %zu block: %zu non-zero bytes", n, d, nz);
+    CHECK(malloc_usable_size(c) >= n);
+    memset(c, 0xdd, malloc_usable_size(c));
+    free(c);
+  }
+}
+
 static void test_realloc(void) {
   /* realloc(NULL, n) is malloc(n), also for 0 */
   void *p = realloc(NULL, 0);
@@ -771,6 +797,7 @@ int main(void) {
   void *warm = malloc(100);
   test_malloc_free();
   test_calloc();
+  test_calloc_cross_sizes();
   test_realloc();
   test_posix_memalign();
   test_memalign_family();
