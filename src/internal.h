@@ -294,7 +294,10 @@ mm_inline mm_heap_t *mm_owner_heap(uintptr_t owner) {
                           VALGRIND_MAKE_MEM_DEFINED((p), sizeof(mm_block_t)); } } while (0)
 #define mm_vg_defined(p, n) \
   do { if (mm_valgrind) { VALGRIND_MAKE_MEM_DEFINED((p), (n)); } } while (0)
+#define mm_vg_undefined(p, n) \
+  do { if (mm_valgrind) { VALGRIND_MAKE_MEM_UNDEFINED((p), (n)); } } while (0)
 #else
+#define mm_vg_undefined(p, n) ((void)0)
 #define mm_vg_alloc(p, n, zero) ((void)0)
 #define mm_vg_free(p) ((void)0)
 #define mm_vg_defined(p, n) ((void)0)

@@ -33,6 +33,7 @@ static void page_carve(mm_page_t *pg) {
   if (n > left) n = left;
   uint8_t *first = pg->start + (size_t)pg->reserved * bsize;
   mm_block_t *tail = pg->free;
+  mm_vg_undefined(first, (size_t)n * bsize);   /* memcheck may remember old blocks here */
   for (uint32_t i = n; i-- > 0;) {
     mm_block_t *b = (mm_block_t *)(first + (size_t)i * bsize);
     b->next = mm_encode(b, tail);

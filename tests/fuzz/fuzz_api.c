@@ -81,7 +81,7 @@ static size_t pick_size(uint8_t a, uint8_t b) {
     case 0: return b;                                 /* tiny, includes 0 */
     case 1: return (size_t)b * 16 + (a & 15);         /* small classes */
     case 2: return (size_t)b * 512 + (a & 63) * 8;    /* up to ~128 KiB */
-    default: return (size_t)b * 16384 + (a & 63);     /* up to ~4 MiB */
+    default: return (size_t)b * 4096 + (a & 63);      /* up to ~1 MiB: huge blocks */
   }
 }
 
