@@ -249,6 +249,7 @@ static void print_json(mm_buf_t *b, const snap_t *s) {
   char name[64];
   const char *pn = program_name(name, sizeof(name));
   mm_buf_str(b, "{\"schema\": \"mymalloc-stats/1\", \"version\": \"" PACKAGE_VERSION "\", ");
+  kv(b, "request_counters", MM_STATS, true);   /* 0: --disable-stats build */
   kv(b, "pid", (uint64_t)getpid(), true);
   mm_buf_str(b, "\"program\": \"");
   for (const char *p = pn; *p; p++) {   /* comm: printable, but be safe */
