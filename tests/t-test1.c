@@ -53,20 +53,13 @@ static double elapsed(void) {
   return (double)(t.tv_sec - t_start.tv_sec) + (double)(t.tv_nsec - t_start.tv_nsec) / 1e9;
 }
 
-static uint64_t rng_next(uint64_t *s) {
-  /* xorshift64* */
-  uint64_t x = *s;
-  x ^= x >> 12; x ^= x << 25; x ^= x >> 27;
-  *s = x;
-  return x * 0x2545f4914f6cdd1dULL;
-}
 
 static size_t random_size(uint64_t *r) {
-  unsigned k = (unsigned)(rng_next(r) % 1000);
-  if (k < 800) return (size_t)(rng_next(r) % 257);            /* 0..256 */
-  if (k < 950) return (size_t)(rng_next(r) % 8192) + 1;        /* small pages */
-  if (k < 994) return (size_t)(rng_next(r) % 65536) + 1;       /* medium */
-  return (size_t)(rng_next(r) % (1u << 20)) + 1;               /* huge, <= 1 MiB */
+  unsigned k = (unsigned)(th_rng(r) % 1000);
+  if (k < 800) return (size_t)(th_rng(r) % 257);            /* 0..256 */
+  if (k < 950) return (size_t)(th_rng(r) % 8192) + 1;        /* small pages */
+  if (k < 994) return (size_t)(th_rng(r) % 65536) + 1;       /* medium */
+  return (size_t)(th_rng(r) % (1u << 20)) + 1;               /* huge, <= 1 MiB */
 }
 
 static void check_new_block(struct tstat *st, struct slot *s) {
@@ -83,12 +76,12 @@ static void check_new_block(struct tstat *st, struct slot *s) {
 
 static void allocate(struct tstat *st, struct slot *s, int me, uint64_t *r) {
   size_t n = random_size(r);
-  unsigned how = (unsigned)(rng_next(r) % 16);
+  unsigned how = (unsigned)(th_rng(r) % 16);
   s->align = 0;
   if (how < 9) {
     s->p = malloc(n);
   } else if (how < 11) {
-    size_t nm = (size_t)(rng_next(r) % 8) + 1;
+    size_t nm = (size_t)(th_rng(r) % 8) + 1;
     size_t each = n / nm + 1;
     s->p = calloc(nm, each);
     n = nm * each;
@@ -102,8 +95,8 @@ static void allocate(struct tstat *st, struct slot *s, int me, uint64_t *r) {
     }
   } else {
     /* 16 .. 64 KiB, now and then 1 MiB or 4 MiB */
-    unsigned sh = (unsigned)(rng_next(r) % 14);
-    size_t a = sh < 13 ? (size_t)16 << sh : (size_t)1 << (20 + 2 * (rng_next(r) % 2));
+    unsigned sh = (unsigned)(th_rng(r) % 14);
+    size_t a = sh < 13 ? (size_t)16 << sh : (size_t)1 << (20 + 2 * (th_rng(r) % 2));
     s->align = a;
     if (how < 13) {
       s->p = memalign(a, n);
@@ -121,7 +114,7 @@ static void allocate(struct tstat *st, struct slot *s, int me, uint64_t *r) {
     return;
   }
   s->size = n;
-  s->seed = rng_next(r);
+  s->seed = th_rng(r);
   s->owner = me;
   check_new_block(st, s);
   th_fillw(s->p, n, s->seed);
@@ -142,12 +135,12 @@ static void *worker(void *arg) {
   uint64_t r = 0x1234567ULL * (uint64_t)(me + 1) + (uint64_t)time(NULL);
   for (long i = 0; i < iters_per_thread; i++) {
     if ((i & 1023) == 0 && elapsed() > time_limit) break;
-    struct slot *s = &slots[rng_next(&r) % NSLOTS];
+    struct slot *s = &slots[th_rng(&r) % NSLOTS];
     pthread_mutex_lock(&s->lock);
     if (!s->p) {
       allocate(st, s, me, &r);
     } else {
-      unsigned what = (unsigned)(rng_next(&r) % 4);
+      unsigned what = (unsigned)(th_rng(&r) % 4);
       if (what < 3) {
         check_contents(st, s, s->size);
         if (s->owner != me) st->cross_frees++;
@@ -170,7 +163,7 @@ static void *worker(void *arg) {
           check_contents(st, s, n < s->size ? n : s->size);
           s->size = n;
           s->align = 0;
-          s->seed = rng_next(&r);
+          s->seed = th_rng(&r);
           s->owner = me;
           check_new_block(st, s);
           th_fillw(s->p, n, s->seed);

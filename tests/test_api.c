@@ -48,14 +48,6 @@ static void *launder(void *p) {
 
 static struct mallinfo2 mi(void) { return mallinfo2(); }
 
-static size_t rss_bytes(void) {
-  FILE *f = fopen("/proc/self/statm", "r");
-  if (!f) return 0;
-  unsigned long size = 0, res = 0;
-  if (fscanf(f, "%lu %lu", &size, &res) != 2) res = 0;
-  fclose(f);
-  return (size_t)res * page;
-}
 
 /* ---- malloc / free ------------------------------------------------------------ */
 static void test_malloc_free(void) {
@@ -463,14 +455,14 @@ static void test_trim(void) {
     v[i] = malloc(1000);
     if (v[i]) memset(v[i], 1, 1000);
   }
-  size_t rss_full = rss_bytes();
+  size_t rss_full = th_rss_bytes();
   for (int i = 0; i < N; i++) free(v[i]);
   int r = malloc_trim(0);
   /* nothing left to give back (nothing may allocate in between: even
    * fopen's FILE would make a page that the next trim gives back) */
   int r2 = malloc_trim(0);
   int r3 = malloc_trim((size_t)1 << 20);
-  size_t rss_after = rss_bytes();
+  size_t rss_after = th_rss_bytes();
   CHECKF(r == 1, "malloc_trim(0) after freeing 48 MiB = %d", r);
   CHECKF(r2 == 0 && r3 == 0, "malloc_trim again = %d, %d", r2, r3);
   CHECKF(rss_after + (24u << 20) <= rss_full, "resident %zu KiB before trim, %zu KiB after",

@@ -88,14 +88,6 @@ static void *thread_main(void *arg) {
   return NULL;
 }
 
-static size_t rss_bytes(void) {
-  FILE *f = fopen("/proc/self/statm", "r");
-  if (!f) return 0;
-  unsigned long size = 0, res = 0;
-  if (fscanf(f, "%lu %lu", &size, &res) != 2) res = 0;
-  fclose(f);
-  return (size_t)res * (size_t)sysconf(_SC_PAGESIZE);
-}
 
 int main(void) {
   int nthreads = th_long() ? 10000 : 2000;
@@ -107,7 +99,7 @@ int main(void) {
   pthread_attr_init(&attr);
   pthread_attr_setstacksize(&attr, 256 << 10);
 
-  size_t base = 0, peak = 0, first = rss_bytes();
+  size_t base = 0, peak = 0, first = th_rss_bytes();
   int created = 0;
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -124,7 +116,7 @@ int main(void) {
       created++;
     }
     for (int j = 0; j < WAVE; j++) if (tid[j]) pthread_join(tid[j], NULL);
-    size_t rss = rss_bytes();
+    size_t rss = th_rss_bytes();
     if (w == 4) base = rss;
     if (w >= 4 && rss > peak) peak = rss;
   }
@@ -142,7 +134,7 @@ int main(void) {
     }
   struct mallinfo2 mi1 = mallinfo2();
   malloc_trim(0);
-  size_t after_trim = rss_bytes();
+  size_t after_trim = th_rss_bytes();
 
   printf("test_churn: %d threads in %.2f s; RSS at start %zu KiB, after 5 waves %zu KiB, "
          "peak %zu KiB, after trim %zu KiB; uordblks %zu -> %zu\n",

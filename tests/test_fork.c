@@ -36,18 +36,12 @@ static _Atomic(unsigned char *) shared[SHARED];   /* blocks handed between threa
 static atomic_long worker_ops;
 static atomic_long worker_errors;
 
-static uint64_t rng(uint64_t *s) {
-  uint64_t x = *s;
-  x ^= x >> 12; x ^= x << 25; x ^= x >> 27;
-  *s = x;
-  return x * 0x2545f4914f6cdd1dULL;
-}
 
 static size_t rsize(uint64_t *r) {
-  unsigned k = (unsigned)(rng(r) % 100);
-  if (k < 80) return (size_t)(rng(r) % 512) + 8;
-  if (k < 97) return (size_t)(rng(r) % 60000) + 8;
-  return (size_t)(rng(r) % (3u << 20)) + 70000;
+  unsigned k = (unsigned)(th_rng(r) % 100);
+  if (k < 80) return (size_t)(th_rng(r) % 512) + 8;
+  if (k < 97) return (size_t)(th_rng(r) % 60000) + 8;
+  return (size_t)(th_rng(r) % (3u << 20)) + 70000;
 }
 
 /* a block carries its size and a seed in its first 16 bytes */
@@ -73,18 +67,18 @@ static void *worker(void *arg) {
   unsigned char *mine[64] = { 0 };
   long ops = 0;
   while (!atomic_load(&stop)) {
-    unsigned i = (unsigned)(rng(&r) % 64);
+    unsigned i = (unsigned)(th_rng(&r) % 64);
     if (mine[i]) {
       if (!check_block(mine[i])) atomic_fetch_add(&worker_errors, 1);
       free(mine[i]);
       mine[i] = NULL;
     } else {
-      mine[i] = new_block(rsize(&r), rng(&r));
+      mine[i] = new_block(rsize(&r), th_rng(&r));
       if (!mine[i]) atomic_fetch_add(&worker_errors, 1);
     }
     /* hand a block to whoever comes next, take one back */
-    unsigned s = (unsigned)(rng(&r) % SHARED);
-    unsigned char *give = new_block((size_t)(rng(&r) % 300) + 16, rng(&r));
+    unsigned s = (unsigned)(th_rng(&r) % SHARED);
+    unsigned char *give = new_block((size_t)(th_rng(&r) % 300) + 16, th_rng(&r));
     unsigned char *old = atomic_exchange(&shared[s], give);
     if (old) {
       if (!check_block(old)) atomic_fetch_add(&worker_errors, 1);

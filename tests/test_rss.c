@@ -20,12 +20,6 @@ static size_t nblocks[THREADS];
 static pthread_barrier_t bar;
 static int stay_alive;
 
-static size_t rss_mb(void) {
-  FILE *f = fopen("/proc/self/statm", "r");
-  unsigned long size = 0, res = 0;
-  if (f) { if (fscanf(f, "%lu %lu", &size, &res) != 2) res = 0; fclose(f); }
-  return (size_t)res * (size_t)sysconf(_SC_PAGESIZE) >> 20;
-}
 
 static void *worker(void *arg) {
   int id = (int)(intptr_t)arg;
@@ -65,7 +59,7 @@ static void round_(int alive, size_t total_mb, size_t *peak, size_t *after, size
   pthread_t t[THREADS];
   for (int i = 0; i < THREADS; i++) pthread_create(&t[i], NULL, worker, (void *)(intptr_t)i);
   pthread_barrier_wait(&bar);
-  *peak = rss_mb();
+  *peak = (th_rss_bytes() >> 20);
   pthread_barrier_wait(&bar);
   pthread_barrier_wait(&bar);
   pthread_barrier_wait(&bar);
@@ -75,9 +69,9 @@ static void round_(int alive, size_t total_mb, size_t *peak, size_t *after, size
   /* the purge delay passes; one allocator slow path lets it act */
   usleep(400 * 1000);
   for (int i = 0; i < 100; i++) th_sink = malloc(70000), free(th_sink);
-  *after = rss_mb();
+  *after = (th_rss_bytes() >> 20);
   malloc_trim(0);
-  *after_trim = rss_mb();
+  *after_trim = (th_rss_bytes() >> 20);
   if (alive) {
     pthread_barrier_wait(&bar);
     for (int i = 0; i < THREADS; i++) pthread_join(t[i], NULL);
@@ -90,7 +84,7 @@ int main(void) {
   const char *e = getenv("MYMALLOC_RSS_MB");
   size_t total_mb = e ? (size_t)atol(e) : 1024;
   per_thread = (total_mb << 20) / THREADS;
-  size_t base = rss_mb(), peak, after, after_trim;
+  size_t base = (th_rss_bytes() >> 20), peak, after, after_trim;
   round_(0, total_mb, &peak, &after, &after_trim);
   printf("round 1 (threads exit): base %zu MiB, peak %zu MiB for %zu MiB requested, "
          "after free %zu MiB, after malloc_trim %zu MiB\n", base, peak, total_mb, after, after_trim);
