@@ -222,7 +222,7 @@ typedef struct mm_page_queue_s {
   mm_page_t *first, *last;
 } mm_page_queue_t;
 
-struct mm_heap_s {
+struct __attribute__((aligned(64))) mm_heap_s {   /* no cache line shared by two heaps */
   mm_page_t *direct[MM_NCLASSES];         /* malloc pops from these */
   mm_page_queue_t queue[MM_NCLASSES];     /* pages with room */
   mm_page_queue_t full[MM_NCLASSES];      /* pages without room */
