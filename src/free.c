@@ -47,12 +47,18 @@ mm_cold void mm_free_invalid(const void *p) {
  * and live.  Returns NULL when valid, else what is wrong. */
 const char *mm_check_pointer(const void *p, mm_segment_t **sp, mm_page_t **pgp) {
   mm_segment_t *s = mm_segment_of(p);
-  if (((uintptr_t)p & (MM_ALIGN - 1)) != 0 || !mm_segmap_has(s))
-    return "invalid pointer (not allocated by mymalloc)";
-  if (s->cookie != (mm_secret ^ (uintptr_t)s)) return "corrupted segment header";
+  if (!mm_segmap_has(s)) return "invalid pointer (not allocated by mymalloc)";
   mm_page_t *pg = mm_page_of(s, p);
   *sp = s;
   *pgp = pg;
+  return mm_check_block(s, pg, p);
+}
+
+/* The checks of mm_check_pointer once the segment (known to be ours) and
+ * the page are found. */
+const char *mm_check_block(mm_segment_t *s, mm_page_t *pg, const void *p) {
+  if (((uintptr_t)p & (MM_ALIGN - 1)) != 0) return "invalid pointer (not allocated by mymalloc)";
+  if (s->cookie != (mm_secret ^ (uintptr_t)s)) return "corrupted segment header";
   if (s->kind == MM_HUGE) {
     if ((uintptr_t)p != (uintptr_t)s + s->huge_align_off) return "invalid pointer (inside a block)";
     if (pg->block_size == 0) return "double free (block is already free)";
@@ -138,9 +144,7 @@ void mm_foreign_flush(mm_heap_t *h) {
 
 /* Every free that is not the owner's own small free. */
 mm_noinline void mm_free_generic(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, const char *fn) {
-  mm_segment_t *s2;
-  mm_page_t *pg2;
-  const char *err = mm_check_pointer(b, &s2, &pg2);
+  const char *err = mm_check_block(s, pg, b);
   if (err) mm_corrupt(fn, b, err);
   mm_vg_free(b);
   if (pg->checked) mm_check_on_free(pg, b, fn);

@@ -236,7 +236,6 @@ struct __attribute__((aligned(64))) mm_heap_s {   /* no cache line shared by two
   uint64_t trim_seen;                     /* mm_trim_epoch acted upon */
   uint64_t purge_at_ns;                   /* free page slots to purge then */
   uint64_t last_block_purge_ns;           /* free blocks were purged then */
-  uint32_t pages_since_purge;             /* pages made since */
   /* blocks of other heaps' pages freed by this thread, reused first */
   mm_block_t *foreign[MM_NCLASSES];
   uint32_t nforeign[MM_NCLASSES];
@@ -406,6 +405,7 @@ void mm_free(void *p);
 void mm_free_generic(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, const char *fn);
 mm_noreturn void mm_corrupt(const char *fn, const void *p, const char *what);
 const char *mm_check_pointer(const void *p, mm_segment_t **sp, mm_page_t **pgp);
+const char *mm_check_block(mm_segment_t *s, mm_page_t *pg, const void *p);
 void mm_free_invalid(const void *p);
 
 /* page.c */

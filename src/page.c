@@ -182,17 +182,9 @@ mm_page_t *mm_page_find(mm_heap_t *h, unsigned c) {
     pg = next;
   }
   if (!pg) {
-    /* memory grows: while it grows fast, the free blocks of fragmented
-     * medium pages give their memory back at once (at most every 10 ms),
-     * else after the purge delay */
-    uint64_t now = mm_clock_ns();
-    if (++h->pages_since_purge >= 16 && now - h->last_block_purge_ns >= 10000000u) {
-      h->pages_since_purge = 0;
-      h->last_block_purge_ns = now;
-      mm_heap_purge_free_blocks(h);
-      mm_segment_purge_free_slots(h);
-    }
-    if (!h->purge_at_ns) h->purge_at_ns = now + (uint64_t)mm_option(MM_OPT_PURGE_DELAY_MS) * 1000000u;
+    /* a new page: what is free elsewhere is purged after the delay */
+    if (!h->purge_at_ns)
+      h->purge_at_ns = mm_clock_ns() + (uint64_t)mm_option(MM_OPT_PURGE_DELAY_MS) * 1000000u;
     pg = page_new(h, c);
     if (!pg) { h->direct[c] = &mm_page_empty; return NULL; }
     page_carve(pg);

@@ -228,6 +228,17 @@ mm_page_t *mm_segment_page_alloc(mm_heap_t *h, enum mm_kind kind) {
     s = h->segments[kind];
   }
   if (!s) {
+    /* The heap needs a new segment: memory really grows.  What it holds
+     * free and cannot use for this kind of page -- free slots of the other
+     * kind, free blocks inside fragmented pages -- goes back to the kernel
+     * now (at most every 10 ms) rather than after the purge delay.  Slots
+     * this heap could reuse are never purged here (they would fault back). */
+    uint64_t now = mm_clock_ns();
+    if (now - h->last_block_purge_ns >= 10000000u) {
+      h->last_block_purge_ns = now;
+      mm_heap_purge_free_blocks(h);
+      mm_segment_purge_free_slots(h);
+    }
     s = mm_segment_alloc(h, kind);
     if (!s) return NULL;
     seg_push(&h->segments[kind], s);
