@@ -65,6 +65,7 @@ void *mm_malloc(size_t n) {
     mm_page_t *pg = h->direct[c];
     mm_block_t *b = pg->free;
     if (mm_likely(b != NULL)) return page_pop(h, c, pg, b);
+    return mm_malloc_small(h, c, n);
   }
   return mm_malloc_generic(h, n);
 }
@@ -105,6 +106,12 @@ static void *malloc_class(mm_heap_t *h, unsigned c) {
   if (pg->checked) mm_check_on_alloc(pg, p);
   mm_vg_alloc(p, mm_page_usable(pg), 0);
   return p;
+}
+
+/* The direct page of class c (n <= 1 KiB) ran dry: the class is known. */
+mm_noinline void *mm_malloc_small(mm_heap_t *h, unsigned c, size_t n) {
+  if (mm_unlikely(h == &mm_heap_empty || mm_check_full)) return mm_malloc_generic(h, n);
+  return malloc_class(h, c);
 }
 
 /* Everything malloc does not do in its fast path. */

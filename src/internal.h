@@ -378,6 +378,7 @@ extern _Atomic(int) mm_process_ready;
 
 /* alloc.c */
 void *mm_malloc_generic(mm_heap_t *h, size_t n);
+void *mm_malloc_small(mm_heap_t *h, unsigned c, size_t n);
 void *mm_malloc(size_t n);
 void *mm_malloc_aligned(size_t n, size_t align);
 void *mm_calloc(size_t nmemb, size_t size);
