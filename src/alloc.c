@@ -166,7 +166,7 @@ size_t mm_usable_size(void *p) {
   mm_segment_t *s;
   mm_page_t *pg;
   const char *err = mm_check_pointer(p, &s, &pg);
-  if (err) mm_corrupt("malloc_usable_size", p, err);
+  if (err) mm_corrupt("malloc_usable_size", p, err == mm_msg_freed ? "use after free (block is already free)" : err);
   if (s->kind == MM_HUGE) return s->size - s->huge_align_off;
   return mm_page_usable(pg);
 }
@@ -177,7 +177,7 @@ void *mm_realloc(void *p, size_t n) {
   mm_segment_t *s;
   mm_page_t *pg;
   const char *err = mm_check_pointer(p, &s, &pg);
-  if (err) mm_corrupt("realloc", p, err);
+  if (err) mm_corrupt("realloc", p, err == mm_msg_freed ? "use after free (block is already free)" : err);
   if (n > PTRDIFF_MAX) { errno = ENOMEM; return NULL; }
   size_t old;
   if (s->kind == MM_HUGE) {

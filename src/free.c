@@ -43,6 +43,8 @@ mm_cold void mm_free_invalid(const void *p) {
   mm_corrupt("free", p, err ? err : "invalid pointer");
 }
 
+const char mm_msg_freed[] = "double free (block is already free)";
+
 /* Full validation of a pointer given back to us: ours, at a block start,
  * and live.  Returns NULL when valid, else what is wrong. */
 const char *mm_check_pointer(const void *p, mm_segment_t **sp, mm_page_t **pgp) {
@@ -61,14 +63,14 @@ const char *mm_check_block(mm_segment_t *s, mm_page_t *pg, const void *p) {
   if (s->cookie != (mm_secret ^ (uintptr_t)s)) return "corrupted segment header";
   if (s->kind == MM_HUGE) {
     if ((uintptr_t)p != (uintptr_t)s + s->huge_align_off) return "invalid pointer (inside a block)";
-    if (pg->block_size == 0) return "double free (block is already free)";
+    if (pg->block_size == 0) return mm_msg_freed;
     return NULL;
   }
   if (pg->block_size == 0) return "invalid pointer (in an unused page)";
   if (!mm_is_block_start(pg, pg->class_idx, p)) return "invalid pointer (not at the start of a block)";
   mm_vg_defined(p, sizeof(mm_block_t));   /* the key word may be uninitialised user data */
 #if MM_HARDEN   /* without it, malloc does not clear the key */
-  if (((const mm_block_t *)p)->key == mm_free_key) return "double free (block is already free)";
+  if (((const mm_block_t *)p)->key == mm_free_key) return mm_msg_freed;
 #endif
   return NULL;
 }

@@ -407,6 +407,7 @@ void mm_free_generic(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, const char *
 mm_noreturn void mm_corrupt(const char *fn, const void *p, const char *what);
 const char *mm_check_pointer(const void *p, mm_segment_t **sp, mm_page_t **pgp);
 const char *mm_check_block(mm_segment_t *s, mm_page_t *pg, const void *p);
+extern const char mm_msg_freed[];          /* what mm_check_block says of a free block */
 void mm_free_invalid(const void *p);
 
 /* page.c */
