@@ -75,15 +75,3 @@ void mm_buf_size(mm_buf_t *b, uint64_t bytes) {
   char tmp[40];
   buf_put(b, tmp, mm_fmt_size(tmp, bytes));
 }
-
-/* One line "mymalloc: a b c\n" on stderr. */
-void mm_message(const char *a, const char *bb, const char *c) {
-  char buf[256];
-  mm_buf_t b = { buf, 0, sizeof(buf), 2, 0 };
-  mm_buf_str(&b, "mymalloc: ");
-  if (a) mm_buf_str(&b, a);
-  if (bb) mm_buf_str(&b, bb);
-  if (c) mm_buf_str(&b, c);
-  mm_buf_str(&b, "\n");
-  mm_buf_flush(&b);
-}

@@ -33,7 +33,6 @@ static void huge_init(mm_segment_t *s, size_t size, size_t off, size_t n) {
   s->page_shift = 63;
   s->from_sbrk = 0;
   s->npages = 1;
-  s->first_page = 0;
   s->used_pages = 1;
   s->free_slots = 0;
   s->size = size;
@@ -60,7 +59,7 @@ static void huge_account_alloc(size_t usable) {
 static void huge_unmap(mm_segment_t *s) {
   mm_segmap_set(s, false);
   mm_os_munmap(s, s->size);
-  mm_stats_os_changed(0);
+  mm_stats_os_changed();
 }
 
 /* Take from the cache the smallest mapping of at least `size` bytes, or
@@ -128,7 +127,7 @@ void *mm_huge_alloc(size_t n, size_t align, bool zero) {
       if (s->size > size + (size >> 1)) {       /* give back a big tail */
         mm_os_munmap((uint8_t *)s + size, s->size - size);
         s->size = size;
-        mm_stats_os_changed(0);
+        mm_stats_os_changed();
       }
       huge_init(s, s->size, off, n);
       mm_vg_alloc((uint8_t *)s + off, s->size - off, 0);
@@ -275,7 +274,7 @@ void *mm_huge_realloc(mm_segment_t *s, size_t n) {
   s->pages[0].block_size = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
   atomic_fetch_add(&mm_os_stats.huge_bytes, s->size - off);
   atomic_fetch_sub(&mm_os_stats.huge_bytes, old_usable);
-  mm_stats_os_changed(0);
+  mm_stats_os_changed();
   return p;
 }
 

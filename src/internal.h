@@ -195,7 +195,6 @@ struct mm_segment_s {
   uint8_t from_sbrk;              /* sbrk memory: never munmap */
   uint8_t purged;                 /* free pages were given back (pool) */
   uint32_t npages;                /* page slots (incl. those in the header) */
-  uint32_t first_page;            /* first slot usable for blocks */
   uint32_t used_pages;            /* slots in use */
   uint64_t free_slots;            /* bit i: slot i is free */
   uint64_t purged_slots;          /* bit i: free slot i was given back */
@@ -231,7 +230,6 @@ struct __attribute__((aligned(64))) mm_heap_s {   /* no cache line shared by two
   _Atomic(uint64_t) full_xfree;           /* bit c: a remote free hit a full
                                              page of class c */
   mm_heap_t *next_heap, *prev_heap;       /* all heaps (mm_heaps) */
-  uint32_t npages_total;
   uint8_t live;                           /* 0: in the free heap pool */
   uint64_t trim_seen;                     /* mm_trim_epoch acted upon */
   uint64_t purge_at_ns;                   /* free page slots to purge then */
@@ -470,12 +468,11 @@ typedef struct mm_os_stats_s {
   _Atomic(uint64_t) huge_frees;
   _Atomic(uint64_t) huge_cached_bytes;    /* in the huge cache */
   _Atomic(uint64_t) heaps_live;
-  _Atomic(uint64_t) heaps_abandoned;
   _Atomic(uint64_t) segments_abandoned;
   _Atomic(uint64_t) segments;             /* small/medium segments held */
 } mm_os_stats_t;
 extern mm_os_stats_t mm_os_stats;
-void mm_stats_os_changed(int64_t delta_held);
+void mm_stats_os_changed(void);
 void mm_stats_fold_heap(mm_heap_t *h);
 void mm_stats_page_abandoned(mm_heap_t *h, mm_page_t *pg, bool abandoned);
 void mm_stats_count_orphan_free(unsigned c);
@@ -522,7 +519,6 @@ void mm_buf_hex(mm_buf_t *b, uintptr_t v);
 void mm_buf_pad(mm_buf_t *b, size_t width, size_t used);
 void mm_buf_size(mm_buf_t *b, uint64_t bytes);
 size_t mm_fmt_size(char *out, uint64_t bytes);
-void mm_message(const char *a, const char *b, const char *c);
 
 #pragma GCC visibility pop
 

@@ -41,7 +41,7 @@ void *mm_os_sbrk_segment(size_t size) {
     goto fail;
   }
   atomic_fetch_add(&mm_os_stats.sbrk_bytes, pad + size);
-  mm_stats_os_changed(0);
+  mm_stats_os_changed();
   mm_sbrk_failures = 0;
   errno = saved;
   return (void *)aligned;
@@ -77,7 +77,7 @@ void *mm_os_mmap(size_t size) {
   if (p == MAP_FAILED) { errno = ENOMEM; return NULL; }
   atomic_fetch_add(&mm_os_stats.mmap_bytes, size);
   atomic_fetch_add(&mm_os_stats.mmap_total, size);
-  mm_stats_os_changed(0);
+  mm_stats_os_changed();
   return p;
 }
 
@@ -97,7 +97,7 @@ void *mm_os_mmap_aligned(size_t size, size_t align, size_t *mapped) {
   *mapped = size;
   atomic_fetch_add(&mm_os_stats.mmap_bytes, size);
   atomic_fetch_add(&mm_os_stats.mmap_total, size);
-  mm_stats_os_changed(0);
+  mm_stats_os_changed();
   return a;
 }
 
@@ -142,7 +142,7 @@ void *mm_os_mremap(void *addr, size_t old_size, size_t new_size, void *fixed) {
   } else {
     atomic_fetch_sub(&mm_os_stats.mmap_bytes, old_size - new_size);
   }
-  mm_stats_os_changed(0);
+  mm_stats_os_changed();
   return r;
 }
 

@@ -91,7 +91,6 @@ static mm_page_t *page_new(mm_heap_t *h, unsigned c) {
   mm_queue_push(&h->queue[c], pg);
   mm_store_relaxed(&h->stats[c].pages, h->stats[c].pages + 1);
   mm_store_relaxed(&h->stats[c].blocks, h->stats[c].blocks + pg->capacity);
-  h->npages_total++;
   return pg;
 }
 
@@ -101,7 +100,6 @@ static void page_release(mm_heap_t *h, mm_page_t *pg) {
   else mm_queue_remove(&h->queue[c], pg);
   mm_store_relaxed(&h->stats[c].pages, h->stats[c].pages - 1);
   mm_store_relaxed(&h->stats[c].blocks, h->stats[c].blocks - pg->capacity);
-  h->npages_total--;
   if (h->direct[c] == pg) h->direct[c] = &mm_page_empty;
   mm_segment_page_free(h, pg);
 }

@@ -16,7 +16,6 @@ _Atomic(uint64_t) mm_segmap[MM_SEGMAP_WORDS];
 static pthread_mutex_t mm_segment_lock = PTHREAD_MUTEX_INITIALIZER;
 static mm_segment_t *mm_pool;           /* free segments, newest first */
 static mm_segment_t *mm_pool_tail;
-static size_t mm_pool_count;            /* in the pool */
 static size_t mm_pool_resident;         /* .. of which not purged */
 static mm_segment_t *mm_abandoned;      /* segments of dead threads */
 static _Atomic(uint64_t) mm_pool_due;   /* a pooled segment awaits purging then */
@@ -68,7 +67,6 @@ static void segment_init_header(mm_segment_t *s, enum mm_kind kind) {
   s->used_pages = 0;
   s->free_slots = 0;
   s->purged_slots = 0;
-  s->first_page = s->npages;
   s->next = s->prev = NULL;
   for (uint32_t i = 0; i < s->npages; i++) {
     mm_page_t *pg = &s->pages[i];
@@ -80,7 +78,6 @@ static void segment_init_header(mm_segment_t *s, enum mm_kind kind) {
     /* a slot usable for blocks keeps at least half of its page */
     if ((size_t)(en - st) >= ((size_t)1 << s->page_shift) / 2) {
       s->free_slots |= (uint64_t)1 << i;
-      if (i < s->first_page) s->first_page = i;
     }
   }
   s->cookie = mm_secret ^ (uintptr_t)s;
@@ -93,7 +90,6 @@ static size_t pool_release_one(mm_segment_t *s) {
   if (!s->from_sbrk) {
     seg_remove(&mm_pool, s);
     if (mm_pool_tail == s) mm_pool_tail = s->prev;
-    mm_pool_count--;
     if (!s->purged) mm_pool_resident--;
     mm_segmap_set(s, false);
     mm_os_munmap(s, MM_SEGMENT_SIZE);
@@ -103,7 +99,7 @@ static size_t pool_release_one(mm_segment_t *s) {
   if (s->purged) return 0;
   mm_os_purge((uint8_t *)s + hdr, MM_SEGMENT_SIZE - hdr - mm_os_page);
   atomic_fetch_add(&mm_os_stats.purged_bytes, MM_SEGMENT_SIZE - hdr - mm_os_page);
-  mm_stats_os_changed(0);
+  mm_stats_os_changed();
   s->purged = 1;
   mm_pool_resident--;
   return MM_SEGMENT_SIZE - hdr - mm_os_page;
@@ -122,13 +118,12 @@ static void pool_trim_brk(void) {
       else mm_pool_resident--;
       if (mm_pool_tail == s) mm_pool_tail = s->prev;
       seg_remove(&mm_pool, s);
-      mm_pool_count--;
       mm_segmap_set(s, false);
       atomic_fetch_sub(&mm_os_stats.segments, 1);
       /* false only if another sbrk user moved the break just now: the
        * address space then stays unused (and is no longer counted) */
       if (!mm_os_sbrk_trim(s, MM_SEGMENT_SIZE)) atomic_fetch_sub(&mm_os_stats.sbrk_bytes, MM_SEGMENT_SIZE);
-      mm_stats_os_changed(0);
+      mm_stats_os_changed();
       again = true;
       break;
     }
@@ -170,11 +165,10 @@ mm_segment_t *mm_segment_alloc(mm_heap_t *h, enum mm_kind kind) {
     s = mm_pool;
     seg_remove(&mm_pool, s);
     if (!mm_pool) mm_pool_tail = NULL;
-    mm_pool_count--;
     if (s->purged) {
       size_t hdr = mm_align_up(sizeof(mm_segment_t), mm_os_page);
       atomic_fetch_sub(&mm_os_stats.purged_bytes, MM_SEGMENT_SIZE - hdr - mm_os_page);
-      mm_stats_os_changed(0);
+      mm_stats_os_changed();
     } else {
       mm_pool_resident--;
     }
@@ -215,7 +209,6 @@ void mm_segment_free(mm_segment_t *s) {
   pthread_mutex_lock(&mm_segment_lock);
   seg_push(&mm_pool, s);
   if (!mm_pool_tail) mm_pool_tail = s;
-  mm_pool_count++;
   mm_pool_resident++;
   pool_purge_locked(false);
   pthread_mutex_unlock(&mm_segment_lock);
@@ -311,7 +304,7 @@ size_t mm_segment_purge_free_slots(mm_heap_t *h) {
       }
     }
   }
-  if (n) mm_stats_os_changed(0);
+  if (n) mm_stats_os_changed();
   return n;
 }
 

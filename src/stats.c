@@ -33,8 +33,7 @@ static _Atomic(uint64_t) mm_abandoned_pages[MM_NCLASSES];
 static _Atomic(uint64_t) mm_abandoned_blocks[MM_NCLASSES];
 static _Atomic(uint64_t) mm_orphan_frees[MM_NCLASSES];       /* by threads without heap */
 
-void mm_stats_os_changed(int64_t delta_held) {
-  (void)delta_held;
+void mm_stats_os_changed(void) {
   uint64_t held = atomic_load(&mm_os_stats.sbrk_bytes) + atomic_load(&mm_os_stats.mmap_bytes) -
                   atomic_load(&mm_os_stats.purged_bytes);
   uint64_t peak = atomic_load(&mm_os_stats.peak_bytes);
@@ -58,7 +57,6 @@ void mm_stats_page_abandoned(mm_heap_t *h, mm_page_t *pg, bool abandoned) {
   int64_t d = abandoned ? -1 : 1;
   mm_store_relaxed(&h->stats[c].pages, h->stats[c].pages + (uint64_t)d);
   mm_store_relaxed(&h->stats[c].blocks, h->stats[c].blocks + (uint64_t)d * pg->capacity);
-  h->npages_total += (uint32_t)d;
   if (abandoned) {
     atomic_fetch_add(&mm_abandoned_pages[c], 1);
     atomic_fetch_add(&mm_abandoned_blocks[c], pg->capacity);
@@ -79,7 +77,7 @@ typedef struct {
   bin_t bin[MM_NCLASSES];
   uint64_t sbrk, mmap, purged, peak, held;
   uint64_t huge_count, huge_bytes, huge_requests, huge_frees, huge_cached;
-  uint64_t heaps_live, heaps_abandoned, segments, segments_abandoned;
+  uint64_t heaps_live, segments, segments_abandoned;
   uint64_t in_use, free_bytes, meta, bins_used;
 } snap_t;
 
@@ -134,7 +132,6 @@ static void snapshot(snap_t *s) {
   s->huge_requests = atomic_load(&mm_os_stats.huge_requests);
   s->huge_frees = atomic_load(&mm_os_stats.huge_frees);
   s->huge_cached = atomic_load(&mm_os_stats.huge_cached_bytes);
-  s->heaps_abandoned = 0;
   s->segments_abandoned = atomic_load(&mm_os_stats.segments_abandoned);
   s->segments = atomic_load(&mm_os_stats.segments);
   s->in_use += s->huge_bytes;
