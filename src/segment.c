@@ -231,6 +231,8 @@ mm_page_t *mm_segment_page_alloc(mm_heap_t *h, enum mm_kind kind) {
       h->last_block_purge_ns = now;
       mm_heap_purge_free_blocks(h);
       mm_segment_purge_free_slots(h);
+      /* huge blocks kept for reuse are not reused by small ones */
+      if (atomic_load_explicit(&mm_os_stats.huge_cached_bytes, memory_order_relaxed)) mm_huge_cache_purge(true);
     }
     s = mm_segment_alloc(h, kind);
     if (!s) return NULL;
