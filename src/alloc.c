@@ -44,28 +44,33 @@ const uint8_t mm_class_lookup[MM_LOOKUP_MAX / 16 + 1] = {
 #define mm_count(x) ((void)(x))
 #endif
 
-/* Pop a block from pg (known to have one). */
-mm_inline void *page_pop(mm_heap_t *h, unsigned c, mm_page_t *pg, mm_block_t *b) {
-  mm_block_t *next = mm_decode(b);
+/* Pop b, the first block of pg's list (not empty).  The link must decode
+ * to an address in b's own segment (I7): next ^ b is then below 4 MiB, and
+ * next ^ b is exactly what the stored word ^ mm_secret gives. */
+mm_inline void *page_pop(mm_page_t *pg, mm_block_t *b) {
 #if MM_HARDEN
-  if (mm_unlikely(((uintptr_t)next ^ (uintptr_t)b) > MM_SEGMENT_MASK) && next != NULL)
-    mm_corrupt("malloc", b, "corrupted free-list link");
+  uintptr_t x = b->next ^ mm_secret;
+  if (mm_unlikely(x > MM_SEGMENT_MASK)) mm_corrupt("malloc", b, "corrupted free-list link");
+  pg->free = (mm_block_t *)(x ^ (uintptr_t)b);
   b->key = 0;
+#else
+  pg->free = mm_decode(b);
 #endif
-  pg->free = next;
   pg->used++;
-  mm_count(h->nmalloc[c]);
   return b;
 }
 
 void *mm_malloc(size_t n) {
   mm_heap_t *h = mm_heap_tls;
   if (mm_likely(n <= MM_LOOKUP_MAX)) {
-    unsigned c = mm_class_lookup[(n + 15) >> 4];
-    mm_page_t *pg = h->direct[c];
+    size_t i = (n + 15) >> 4;
+    mm_page_t *pg = h->fast[i];
     mm_block_t *b = pg->free;
-    if (mm_likely(b != NULL)) return page_pop(h, c, pg, b);
-    return mm_malloc_small(h, c, n);
+    if (mm_likely(!mm_list_empty(b))) {
+      mm_count(h->nmalloc_fast[i]);
+      return page_pop(pg, b);
+    }
+    return mm_malloc_small(h, i, n);
   }
   return mm_malloc_generic(h, n);
 }
@@ -74,7 +79,7 @@ void *mm_malloc(size_t n) {
  * MYMALLOC_CHECK=full mode and tells valgrind).  h is initialised. */
 static void *malloc_class(mm_heap_t *h, unsigned c) {
   mm_page_t *pg = h->direct[c];
-  if (!pg->free && h->foreign[c]) {
+  if (mm_list_empty(pg->free) && h->foreign[c]) {
     /* a block this thread freed on another heap's page: still hot */
     mm_block_t *b = h->foreign[c];
     mm_block_t *next = mm_decode(b);
@@ -93,25 +98,26 @@ static void *malloc_class(mm_heap_t *h, unsigned c) {
     }
     return b;
   }
-  if (!pg->free) {
+  if (mm_list_empty(pg->free)) {
 #ifdef MM_DEBUG
     mm_heap_check(h);
 #endif
     pg = mm_page_find(h, c);
     if (!pg) { errno = ENOMEM; return NULL; }
   }
-  if (mm_likely(!mm_slow_mode)) return page_pop(h, c, pg, pg->free);
+  mm_count(h->nmalloc[c]);
+  if (mm_likely(!mm_slow_mode)) return page_pop(pg, pg->free);
   mm_vg_defined(pg->free, sizeof(mm_block_t));
-  void *p = page_pop(h, c, pg, pg->free);
+  void *p = page_pop(pg, pg->free);
   if (pg->checked) mm_check_on_alloc(pg, p);
   mm_vg_alloc(p, mm_page_usable(pg), 0);
   return p;
 }
 
-/* The direct page of class c (n <= 1 KiB) ran dry: the class is known. */
-mm_noinline void *mm_malloc_small(mm_heap_t *h, unsigned c, size_t n) {
+/* The direct page of slot i (n <= 1 KiB) ran dry. */
+mm_noinline void *mm_malloc_small(mm_heap_t *h, size_t i, size_t n) {
   if (mm_unlikely(h == &mm_heap_empty || mm_check_full)) return mm_malloc_generic(h, n);
-  return malloc_class(h, c);
+  return malloc_class(h, mm_class_lookup[i]);
 }
 
 /* Everything malloc does not do in its fast path. */

@@ -1,11 +1,12 @@
 /*
  * free.c -- free, and the checks that catch a bad pointer or a double free.
  *
- * Fast path: the segment by masking, one bit of the segment map, the page
- * by shifting, the owner compared with the thread's heap, the free key
- * compared (double free), then a push on page->free.  Everything else
- * (another thread's page, a page on the full list, a huge block, an
- * abandoned segment, a bad pointer) goes to mm_free_generic.
+ * Fast path: the segment map gives the page shift (0: not ours), the page
+ * by masking and shifting, the owner compared with the thread's heap, the
+ * block start checked (one multiply), the free key compared (double free),
+ * then a push on page->free.  Everything else (another thread's page, a
+ * page on the full list, a huge block, an abandoned segment, a bad
+ * pointer, NULL) goes to mm_free_slow / mm_free_generic.
  */
 #include "internal.h"
 
@@ -45,15 +46,29 @@ mm_cold void mm_free_invalid(const void *p) {
 
 const char mm_msg_freed[] = "double free (block is already free)";
 
+/* The segment and page of a pointer, if it is in one of ours: the map
+ * entry of p's own 4 MiB, else (a huge block aligned to 4 MiB sits right
+ * at the end of its header's 4 MiB) the huge segment of p - 1. */
+static bool find_page(const void *p, mm_segment_t **sp, mm_page_t **pgp) {
+  unsigned shift = mm_segmap_shift(p);
+  mm_segment_t *s;
+  if (shift) {
+    s = (mm_segment_t *)((uintptr_t)p & ~(uintptr_t)MM_SEGMENT_MASK);
+    *pgp = &s->pages[((uintptr_t)p & MM_SEGMENT_MASK) >> shift];
+  } else {
+    s = mm_segment_of(p);
+    if (!mm_segmap_has(s) || s->kind != MM_HUGE) return false;
+    *pgp = &s->pages[0];
+  }
+  *sp = s;
+  return true;
+}
+
 /* Full validation of a pointer given back to us: ours, at a block start,
  * and live.  Returns NULL when valid, else what is wrong. */
 const char *mm_check_pointer(const void *p, mm_segment_t **sp, mm_page_t **pgp) {
-  mm_segment_t *s = mm_segment_of(p);
-  if (!mm_segmap_has(s)) return "invalid pointer (not allocated by mymalloc)";
-  mm_page_t *pg = mm_page_of(s, p);
-  *sp = s;
-  *pgp = pg;
-  return mm_check_block(s, pg, p);
+  if (!find_page(p, sp, pgp)) return "invalid pointer (not allocated by mymalloc)";
+  return mm_check_block(*sp, *pgp, p);
 }
 
 /* The checks of mm_check_pointer once the segment (known to be ours) and
@@ -67,7 +82,7 @@ const char *mm_check_block(mm_segment_t *s, mm_page_t *pg, const void *p) {
     return NULL;
   }
   if (pg->block_size == 0) return "invalid pointer (in an unused page)";
-  if (!mm_is_block_start(pg, pg->class_idx, p)) return "invalid pointer (not at the start of a block)";
+  if (!mm_is_block_start(pg, p)) return "invalid pointer (not at the start of a block)";
   mm_vg_defined(p, sizeof(mm_block_t));   /* the key word may be uninitialised user data */
 #if MM_HARDEN   /* without it, malloc does not clear the key */
   if (((const mm_block_t *)p)->key == mm_free_key) return mm_msg_freed;
@@ -76,15 +91,16 @@ const char *mm_check_block(mm_segment_t *s, mm_page_t *pg, const void *p) {
 }
 
 void mm_free(void *p) {
-  mm_segment_t *s = mm_segment_of(p);
-  if (mm_likely(mm_segmap_has(s))) {
-    mm_page_t *pg = mm_page_of(s, p);
+  unsigned shift = mm_segmap_shift(p);
+  if (mm_likely(shift != 0)) {
+    mm_segment_t *s = (mm_segment_t *)((uintptr_t)p & ~(uintptr_t)MM_SEGMENT_MASK);
+    mm_page_t *pg = &s->pages[((uintptr_t)p & MM_SEGMENT_MASK) >> shift];
+    __asm__("" : "+r"(pg));   /* computed once (gcc would redo it per field) */
     mm_heap_t *h = mm_heap_tls;
     mm_block_t *b = (mm_block_t *)p;
     if (mm_likely(atomic_load_explicit(&pg->owner, memory_order_relaxed) == (uintptr_t)h)) {
-      unsigned c = pg->class_idx;
 #if MM_HARDEN
-      if (mm_unlikely(!mm_is_block_start(pg, c, p) || b->key == mm_free_key)) {
+      if (mm_unlikely(!mm_is_block_start(pg, p) || b->key == mm_free_key)) {
         mm_free_invalid(p);
         return;
       }
@@ -92,14 +108,26 @@ void mm_free(void *p) {
 #endif
       b->next = mm_encode(b, pg->free);
       pg->free = b;
-      mm_count(h->nfree[c]);
+      mm_count(h->nfree[pg->class_idx]);
       if (mm_unlikely(--pg->used == 0)) mm_page_emptied(h, pg);
       return;
     }
     mm_free_generic(s, pg, b, "free");
     return;
   }
+  mm_free_slow(p);
+}
+
+/* free() of NULL, of a huge block aligned to 4 MiB (found through p - 1),
+ * or of a pointer that is not ours. */
+mm_noinline void mm_free_slow(void *p) {
   if (p == NULL) return;
+  mm_segment_t *s;
+  mm_page_t *pg;
+  if (find_page(p, &s, &pg)) {
+    mm_free_generic(s, pg, (mm_block_t *)p, "free");
+    return;
+  }
   mm_free_invalid(p);
 }
 
@@ -108,7 +136,8 @@ void mm_xfree_push(mm_page_t *pg, mm_block_t *b) {
   uintptr_t head = atomic_load_explicit(&pg->xfree, memory_order_relaxed);
   uintptr_t next;
   do {
-    b->next = mm_encode(b, mm_xfree_list(head));
+    mm_block_t *old = mm_xfree_list(head);
+    b->next = mm_encode(b, old ? old : mm_list_end(b));
     next = (uintptr_t)b | ((uintptr_t)(mm_xfree_count(head) + 1) << MM_XFREE_SHIFT);
   } while (!atomic_compare_exchange_weak_explicit(&pg->xfree, &head, next,
                                                   memory_order_seq_cst, memory_order_relaxed));

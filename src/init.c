@@ -30,6 +30,7 @@ _Atomic(int) mm_process_ready;      /* 0 no, 1 initialising, 2 ready */
 
 mm_page_t mm_page_empty;
 mm_heap_t mm_heap_empty = {
+  .fast = { [0 ... MM_NSLOTS - 1] = &mm_page_empty },
   .direct = { [0 ... MM_NCLASSES - 1] = &mm_page_empty },
 };
 __thread mm_heap_t *mm_heap_tls __attribute__((tls_model("initial-exec"))) = &mm_heap_empty;
@@ -127,7 +128,7 @@ __attribute__((constructor)) static void mm_constructor(void) {
     mm_owner_slow = MM_OWNER_SLOW;
     mm_heap_t *h = mm_heap_tls;
     if (h != &mm_heap_empty)
-      for (unsigned c = 0; c < MM_NCLASSES; c++) h->direct[c] = &mm_page_empty;
+      for (unsigned c = 0; c < MM_NCLASSES; c++) mm_heap_set_direct(h, c, &mm_page_empty);
   }
   if (mm_option(MM_OPT_STATS)) {
     int fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
@@ -164,7 +165,7 @@ mm_heap_t *mm_heap_init_thread(void) {
   mm_heap_t *h = heap_struct_alloc();
   if (!h) { pthread_mutex_unlock(&mm_heaps_lock); return NULL; }
   memset(h, 0, sizeof(*h));
-  for (unsigned c = 0; c < MM_NCLASSES; c++) h->direct[c] = &mm_page_empty;
+  for (unsigned c = 0; c < MM_NCLASSES; c++) mm_heap_set_direct(h, c, &mm_page_empty);
   h->live = 1;
   h->next_heap = mm_heaps;
   if (mm_heaps) mm_heaps->prev_heap = h;

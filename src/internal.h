@@ -32,17 +32,20 @@
  * The paths
  * ==========================================================================
  *
- * malloc (alloc.c): size -> class (a table for <= 1 KiB); page =
- *   heap->direct[class]; pop page->free.  No lock, no atomic.  When the
- *   list is empty, mm_malloc_generic() (noinline) refills: it collects
+ * malloc (alloc.c): for n <= 1 KiB, page = heap->fast[(n + 15) >> 4]
+ *   (one slot per 16 bytes, each pointing at the direct page of its class,
+ *   so the fast path needs no class lookup); pop page->free.  No lock, no
+ *   atomic.  When the list is empty, mm_malloc_generic() (noinline) refills: it collects
  *   the page's cross-thread list, carves fresh blocks, moves to another
  *   page of the class, takes a free page slot from one of the heap's
  *   segments, adopts an abandoned segment, or gets a new segment.
  *
- * free (free.c): segment = (p - 1) & ~(MM_SEGMENT_SIZE - 1); the segment
- *   map (segment.c, one bit per 4 MiB of address space) says whether it is
- *   ours -- O(1), no search.  page = segment->pages[offset >> page_shift].
- *   If page->owner is the calling thread's heap: push on page->free.
+ * free (free.c): the segment map (segment.c, one byte per 4 MiB of
+ *   address space) gives the page shift of the segment p lies in, or 0 when
+ *   it is not ours -- O(1), no search.  segment = p & ~(MM_SEGMENT_SIZE - 1),
+ *   page = segment->pages[offset >> shift].  If page->owner is the calling
+ *   thread's heap: check that p is a block start and not already free
+ *   (below), push on page->free.
  *   Otherwise (another thread's page, a full page, a huge block, an
  *   abandoned segment) mm_free_generic(): a block of another heap's page
  *   goes to this thread's "foreign cache" of its class (bounded, 32 KiB),
@@ -50,8 +53,28 @@
  *   hot in this core's cache; when that cache is full, an atomic push on
  *   page->xfree, which the owner collects when it needs blocks.
  *
- * The (p - 1) lets a huge block aligned to 4 MiB or more sit exactly at
- * the end of the first 4 MiB of its mapping (mimalloc does the same).
+ * A huge block aligned to 4 MiB or more sits exactly at the end of the
+ * first 4 MiB of its mapping; its granule is not in the map, so free()
+ * finds it on the slow path through (p - 1) (mimalloc does the same).
+ *
+ * ==========================================================================
+ * Hardening (on by default; --disable-hardening only to measure its cost)
+ * ==========================================================================
+ *
+ *  - Free lists are singly linked through the first word of each free
+ *    block, stored as next ^ mm_secret ^ (address of the block).  A list
+ *    ends with the base address of the block's own segment (never NULL),
+ *    so "the decoded link stays inside this block's segment" is the whole
+ *    check when malloc follows a link: one compare.  "Empty" is any
+ *    pointer whose low 22 bits are zero (mm_list_empty).
+ *  - The second word of a free block holds mm_free_key (random per
+ *    process); malloc clears it.  free() sees the key: double free.
+ *  - free() checks that p is a block start of a carved block: one
+ *    multiply by the page's Lemire constant (off * magic < magic iff the
+ *    block size divides off) and one compare with page->limit.
+ *  - Page and segment headers sit in the segment's first 64 KiB, behind a
+ *    PROT_NONE guard page; segment headers carry a cookie.
+ *  - MYMALLOC_CHECK=full adds fill patterns and canaries (slow mode).
  *
  * ==========================================================================
  * Invariants (checked by mm_heap_check() in --enable-debug builds)
@@ -67,7 +90,10 @@
  *  I4  segment->used_pages == number of pages in use (page->block_size != 0)
  *      and segment->free_slots has a bit for every other page.
  *  I5  a segment is in the segment map iff it is live (owned, abandoned,
- *      cached in the segment pool or a cached huge mapping).
+ *      cached in the segment pool or a cached huge mapping); its byte
+ *      there is its page_shift.
+ *  I7  page->free and every list reachable from it end with the segment's
+ *      base (mm_list_end); page->limit == reserved * block_size.
  *  I6  every pointer returned is a multiple of 16 (MM_ALIGN).
  *
  * ==========================================================================
@@ -152,9 +178,11 @@
 #define MM_HUGE_CLASS        MM_NCLASSES              /* stats row of huge */
 _Static_assert(MM_SEGMENT_SIZE >> 16 <= 64, "free_slots is a 64-bit mask");
 
-/* Address space covered by the segment map: 47 bits (x86_64 user space). */
+/* Address space covered by the segment map: 47 bits (x86_64 user space),
+ * one byte per segment: 32 MiB of .bss, touched only where segments are. */
 #define MM_ADDRESS_BITS      47
-#define MM_SEGMAP_WORDS      ((size_t)1 << (MM_ADDRESS_BITS - MM_SEGMENT_SHIFT - 6))
+#define MM_SEGMAP_SIZE       ((size_t)1 << (MM_ADDRESS_BITS - MM_SEGMENT_SHIFT))
+#define MM_NSLOTS            (MM_LOOKUP_MAX / 16 + 1)  /* heap->fast[] */
 
 /* ---- data structures ------------------------------------------------------ */
 typedef struct mm_block_s   mm_block_t;
@@ -169,24 +197,29 @@ struct mm_block_s {
 
 enum mm_kind { MM_SMALL = 0, MM_MEDIUM = 1, MM_HUGE = 2 };
 
-struct mm_page_s {                /* 64 bytes: free() indexes by shift */
+struct __attribute__((aligned(64))) mm_page_s {   /* 128 bytes, 2 cache lines */
+  /* first line: what the owner's malloc and free touch */
   mm_block_t *free;               /* owner's free list (encoded links) */
+  _Atomic(uintptr_t) owner;       /* heap, heap|1 on the full list, or 0 */
+  uint8_t *start;                 /* first block */
+  uint64_t magic;                 /* UINT64_MAX / block_size + 1 (Lemire) */
+  uint32_t limit;                 /* bytes carved: reserved * block_size */
   uint32_t used;                  /* blocks out of the page (incl. in xfree) */
   uint32_t block_size;            /* 0: the page slot is not in use */
-  _Atomic(uintptr_t) owner;       /* heap, heap|1 on the full list, or 0 */
-  _Atomic(uintptr_t) xfree;       /* blocks freed by other threads, with
-                                     their count in the top 16 bits */
-  uint8_t *start;                 /* first block */
-  mm_page_t *next, *prev;         /* the heap's queue of this class */
-  uint16_t capacity;              /* blocks that fit (<= 4096) */
-  uint16_t reserved;              /* blocks carved so far (bump) */
   uint8_t class_idx;              /* size class (MM_HUGE_CLASS for huge) */
   uint8_t in_full;                /* on the heap's full list */
   uint8_t index;                  /* slot in the segment */
   uint8_t checked;                /* MYMALLOC_CHECK=full: fill and canary */
+  /* second line: remote frees and the slow paths */
+  _Atomic(uintptr_t) xfree __attribute__((aligned(64)));
+                                  /* blocks freed by other threads, with
+                                     their count in the top 16 bits */
+  mm_page_t *next, *prev;         /* the heap's queue of this class */
+  uint16_t capacity;              /* blocks that fit (<= 4096) */
+  uint16_t reserved;              /* blocks carved so far (bump) */
 };
 
-_Static_assert(sizeof(struct mm_page_s) == 64, "free() finds a page by shifting");
+_Static_assert(sizeof(struct mm_page_s) == 128, "free() finds a page by shifting");
 
 struct mm_segment_s {
   uintptr_t cookie;               /* mm_secret ^ address: header is intact */
@@ -222,7 +255,10 @@ typedef struct mm_page_queue_s {
 } mm_page_queue_t;
 
 struct __attribute__((aligned(64))) mm_heap_s {   /* no cache line shared by two heaps */
-  mm_page_t *direct[MM_NCLASSES];         /* malloc pops from these */
+  mm_page_t *fast[MM_NSLOTS];             /* malloc(n <= 1 KiB) pops from
+                                             fast[(n + 15) >> 4] */
+  uint64_t nmalloc_fast[MM_NSLOTS];       /* its requests, by slot */
+  mm_page_t *direct[MM_NCLASSES];         /* the page each class pops from */
   mm_page_queue_t queue[MM_NCLASSES];     /* pages with room */
   mm_page_queue_t full[MM_NCLASSES];      /* pages without room */
   mm_segment_t *segments[2];              /* small, medium with free slots */
@@ -238,7 +274,7 @@ struct __attribute__((aligned(64))) mm_heap_s {   /* no cache line shared by two
   mm_block_t *foreign[MM_NCLASSES];
   uint32_t nforeign[MM_NCLASSES];
   /* the two counters of the fast paths, one 8-byte slot per class */
-  uint64_t nmalloc[MM_NCLASSES];          /* allocation requests */
+  uint64_t nmalloc[MM_NCLASSES];          /* allocation requests (slow path) */
   uint64_t nfree[MM_NCLASSES];            /* free requests by this thread */
   mm_class_stats_t stats[MM_NCLASSES];    /* the rest (slow paths) */
 };
@@ -249,7 +285,7 @@ extern uintptr_t mm_free_key;             /* marks free blocks */
 extern size_t mm_os_page;                 /* sysconf(_SC_PAGESIZE) */
 extern mm_heap_t mm_heap_empty;           /* every thread starts here */
 extern mm_page_t mm_page_empty;           /* direct[] of mm_heap_empty */
-extern _Atomic(uint64_t) mm_segmap[MM_SEGMAP_WORDS];
+extern uint8_t mm_segmap[MM_SEGMAP_SIZE];  /* page_shift, 0: not ours */
 extern __thread mm_heap_t *mm_heap_tls __attribute__((tls_model("initial-exec")));
 extern const uint8_t mm_class_lookup[MM_LOOKUP_MAX / 16 + 1];
 extern const uint32_t mm_class_size[MM_NCLASSES];
@@ -312,26 +348,36 @@ mm_inline mm_segment_t *mm_segment_of(const void *p) {
   return (mm_segment_t *)(((uintptr_t)p - 1) & ~(uintptr_t)MM_SEGMENT_MASK);
 }
 
-/* Is the segment at s one of ours?  (also false for NULL's (p-1)) */
-mm_inline bool mm_segmap_has(const mm_segment_t *s) {
-  uintptr_t i = (uintptr_t)s >> MM_SEGMENT_SHIFT;
-  if (mm_unlikely((i >> 6) >= MM_SEGMAP_WORDS)) return false;
-  return (atomic_load_explicit(&mm_segmap[i >> 6], memory_order_relaxed) >> (i & 63)) & 1;
+/* The byte of the segment map for address p: the page_shift of the
+ * segment whose first 4 MiB hold p, 0 when there is none of ours. */
+mm_inline unsigned mm_segmap_shift(const void *p) {
+  uintptr_t i = (uintptr_t)p >> MM_SEGMENT_SHIFT;
+  if (mm_unlikely(i >= MM_SEGMAP_SIZE)) return 0;
+  return mm_load_relaxed(&mm_segmap[i]);
 }
+
+/* Is the segment at s one of ours?  (also false for NULL's (p-1)) */
+mm_inline bool mm_segmap_has(const mm_segment_t *s) { return mm_segmap_shift(s) != 0; }
 
 mm_inline mm_page_t *mm_page_of(mm_segment_t *s, const void *p) {
   return &s->pages[((uintptr_t)p - (uintptr_t)s) >> s->page_shift];
 }
 
-/* Is p the start of a block pg has handed out or carved?  One multiply
- * (Lemire, Kaser, Kurz 2019): for off < 2^32 and M = 2^64 / size rounded
- * up, off % size == 0 iff the low half of off * M is below M, and
- * off / size is the high half.  A p below the page start makes off huge
- * and the quotient fails the second test. */
-mm_inline bool mm_is_block_start(const mm_page_t *pg, unsigned c, const void *p) {
+/* Is p the start of a block pg has carved?  One multiply (Lemire:
+ * off % size == 0 iff off * magic mod 2^64 < magic) and one compare. */
+mm_inline bool mm_is_block_start(const mm_page_t *pg, const void *p) {
   uint64_t off = (uint64_t)((uintptr_t)p - (uintptr_t)pg->start);
-  unsigned __int128 prod = (unsigned __int128)off * mm_class_magic[c];
-  return (uint64_t)prod < mm_class_magic[c] && (uint64_t)(prod >> 64) < pg->reserved;
+  return off * pg->magic < pg->magic && off < pg->limit;
+}
+
+/* Lists end with the base of the segment their blocks are in (I7), so
+ * that a link always decodes to an address in the block's own segment.
+ * Empty: a segment base, or NULL (mm_page_empty). */
+mm_inline mm_block_t *mm_list_end(const void *in_segment) {
+  return (mm_block_t *)((uintptr_t)in_segment & ~(uintptr_t)MM_SEGMENT_MASK);
+}
+mm_inline bool mm_list_empty(const mm_block_t *b) {
+  return ((uintptr_t)b & MM_SEGMENT_MASK) == 0;
 }
 
 /* page->xfree packs the list head (47-bit user addresses) and the number
@@ -376,7 +422,7 @@ extern _Atomic(int) mm_process_ready;
 
 /* alloc.c */
 void *mm_malloc_generic(mm_heap_t *h, size_t n);
-void *mm_malloc_small(mm_heap_t *h, unsigned c, size_t n);
+void *mm_malloc_small(mm_heap_t *h, size_t i, size_t n);
 void *mm_malloc(size_t n);
 void *mm_malloc_aligned(size_t n, size_t align);
 void *mm_calloc(size_t nmemb, size_t size);
@@ -407,12 +453,14 @@ const char *mm_check_pointer(const void *p, mm_segment_t **sp, mm_page_t **pgp);
 const char *mm_check_block(mm_segment_t *s, mm_page_t *pg, const void *p);
 extern const char mm_msg_freed[];          /* what mm_check_block says of a free block */
 void mm_free_invalid(const void *p);
+void mm_free_slow(void *p);
 
 /* page.c */
 mm_page_t *mm_page_find(mm_heap_t *h, unsigned c);
 void mm_page_collect(mm_page_t *pg);
 void mm_page_emptied(mm_heap_t *h, mm_page_t *pg);
 void mm_page_unfull(mm_heap_t *h, mm_page_t *pg);
+void mm_heap_set_direct(mm_heap_t *h, unsigned c, mm_page_t *pg);
 void mm_heap_collect_full(mm_heap_t *h);
 void mm_queue_remove(mm_page_queue_t *q, mm_page_t *pg);
 void mm_queue_push(mm_page_queue_t *q, mm_page_t *pg);

@@ -43,6 +43,7 @@ static void page_carve(mm_page_t *pg) {
   }
   pg->free = tail;
   pg->reserved = (uint16_t)(pg->reserved + n);
+  pg->limit = (uint32_t)(pg->reserved * bsize);
 }
 
 /* Move the blocks other threads freed onto the owner's list.  When the
@@ -54,7 +55,7 @@ void mm_page_collect(mm_page_t *pg) {
   mm_block_t *list = mm_xfree_list(x);
   uint32_t n = mm_xfree_count(x);
   if (!list) return;
-  if (pg->free) {
+  if (!mm_list_empty(pg->free)) {
     mm_block_t *last = list;
     for (uint32_t i = 1; i < n; i++) {
       mm_block_t *next = mm_decode(last);
@@ -82,8 +83,10 @@ static mm_page_t *page_new(mm_heap_t *h, unsigned c) {
   pg->class_idx = (uint8_t)c;
   pg->capacity = (uint16_t)((size_t)(end - pg->start) / bsize);
   pg->reserved = 0;
+  pg->limit = 0;
+  pg->magic = mm_class_magic[c];
   pg->used = 0;
-  pg->free = NULL;
+  pg->free = mm_list_end(pg);
   pg->in_full = 0;
   pg->checked = mm_check_full;
   atomic_store_explicit(&pg->xfree, 0, memory_order_relaxed);
@@ -100,7 +103,7 @@ static void page_release(mm_heap_t *h, mm_page_t *pg) {
   else mm_queue_remove(&h->queue[c], pg);
   mm_store_relaxed(&h->stats[c].pages, h->stats[c].pages - 1);
   mm_store_relaxed(&h->stats[c].blocks, h->stats[c].blocks - pg->capacity);
-  if (h->direct[c] == pg) h->direct[c] = &mm_page_empty;
+  if (h->direct[c] == pg) mm_heap_set_direct(h, c, &mm_page_empty);
   mm_segment_page_free(h, pg);
 }
 
@@ -172,9 +175,9 @@ mm_page_t *mm_page_find(mm_heap_t *h, unsigned c) {
   mm_page_t *pg = h->queue[c].first;
   while (pg) {
     mm_page_t *next = pg->next;
-    if (pg->free) break;
+    if (!mm_list_empty(pg->free)) break;
     mm_page_collect(pg);
-    if (pg->free) break;
+    if (!mm_list_empty(pg->free)) break;
     if (pg->reserved < pg->capacity) { page_carve(pg); break; }
     page_to_full(h, pg);
     pg = next;
@@ -184,15 +187,23 @@ mm_page_t *mm_page_find(mm_heap_t *h, unsigned c) {
     if (!h->purge_at_ns)
       h->purge_at_ns = mm_clock_ns() + (uint64_t)mm_option(MM_OPT_PURGE_DELAY_MS) * 1000000u;
     pg = page_new(h, c);
-    if (!pg) { h->direct[c] = &mm_page_empty; return NULL; }
+    if (!pg) { mm_heap_set_direct(h, c, &mm_page_empty); return NULL; }
     page_carve(pg);
   } else if (h->queue[c].first != pg) {
     /* keep the page we allocate from at the front */
     mm_queue_remove(&h->queue[c], pg);
     mm_queue_push(&h->queue[c], pg);
   }
-  if (!mm_slow_mode) h->direct[c] = pg;   /* else every malloc is slow */
+  if (!mm_slow_mode) mm_heap_set_direct(h, c, pg);   /* else every malloc is slow */
   return pg;
+}
+
+/* pg becomes the page class c allocates from, for the fast path too. */
+void mm_heap_set_direct(mm_heap_t *h, unsigned c, mm_page_t *pg) {
+  h->direct[c] = pg;
+  if (mm_class_size[c] > MM_LOOKUP_MAX) return;
+  size_t first = c ? mm_class_size[c - 1] / 16 + 1 : 0, last = mm_class_size[c] / 16;
+  for (size_t i = first; i <= last; i++) h->fast[i] = pg;
 }
 
 /* Give back every empty page of h (all: also the last one of a class).
@@ -239,7 +250,9 @@ static void check_page(mm_heap_t *h, mm_page_t *pg, unsigned c, bool full) {
   mm_assert(own == mm_owner_tag(h, full));
   mm_assert(pg->reserved <= pg->capacity && pg->used <= pg->reserved);
   uint32_t nfree = 0;
-  for (mm_block_t *b = pg->free; b; b = mm_decode(b)) {
+  mm_assert(pg->limit == pg->reserved * pg->block_size && pg->magic == mm_class_magic[c]);
+  for (mm_block_t *b = pg->free; !mm_list_empty(b); b = mm_decode(b)) {
+    mm_assert(mm_segment_of(b) == s);                            /* I7 */
     uintptr_t off = (uintptr_t)b - (uintptr_t)pg->start;
     mm_assert(off % pg->block_size == 0 && off / pg->block_size < pg->reserved);
     mm_assert(b->key == mm_free_key);
@@ -248,7 +261,7 @@ static void check_page(mm_heap_t *h, mm_page_t *pg, unsigned c, bool full) {
   }
   /* xfree can grow concurrently: count what is there, it only adds */
   uint32_t nx = 0;
-  for (mm_block_t *b = mm_xfree_list(atomic_load(&pg->xfree)); b && nx <= pg->capacity; b = mm_decode(b)) nx++;
+  for (mm_block_t *b = mm_xfree_list(atomic_load(&pg->xfree)); b && !mm_list_empty(b) && nx <= pg->capacity; b = mm_decode(b)) nx++;
   mm_assert(pg->used >= nx);
   mm_assert(nfree + pg->used == pg->reserved);   /* I1, with xfree inside used */
 }
@@ -259,6 +272,8 @@ void mm_heap_check(mm_heap_t *h) {
     for (mm_page_t *pg = h->queue[c].first; pg; pg = pg->next) check_page(h, pg, c, false);
     for (mm_page_t *pg = h->full[c].first; pg; pg = pg->next) check_page(h, pg, c, true);
     mm_assert(h->direct[c] == &mm_page_empty || h->direct[c]->class_idx == c);
+    for (size_t i = 0; i < MM_NSLOTS; i++)
+      if (mm_class_lookup[i] == c) mm_assert(h->fast[i] == h->direct[c]);
   }
   for (int k = 0; k < 2; k++) {
     for (mm_segment_t *s = h->segments[k]; s; s = s->next) {

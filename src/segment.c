@@ -11,7 +11,7 @@
 
 #include <string.h>
 
-_Atomic(uint64_t) mm_segmap[MM_SEGMAP_WORDS];
+uint8_t mm_segmap[MM_SEGMAP_SIZE];
 
 static pthread_mutex_t mm_segment_lock = PTHREAD_MUTEX_INITIALIZER;
 static mm_segment_t *mm_pool;           /* free segments, newest first */
@@ -20,12 +20,12 @@ static size_t mm_pool_resident;         /* .. of which not purged */
 static mm_segment_t *mm_abandoned;      /* segments of dead threads */
 static _Atomic(uint64_t) mm_pool_due;   /* a pooled segment awaits purging then */
 
+/* Enter s in the segment map with its page shift (on), or take it out.
+ * The byte is rewritten whenever a pooled segment changes kind. */
 void mm_segmap_set(const mm_segment_t *s, bool on) {
   uintptr_t i = (uintptr_t)s >> MM_SEGMENT_SHIFT;
-  if ((i >> 6) >= MM_SEGMAP_WORDS) return;
-  uint64_t bit = (uint64_t)1 << (i & 63);
-  if (on) atomic_fetch_or(&mm_segmap[i >> 6], bit);
-  else atomic_fetch_and(&mm_segmap[i >> 6], ~bit);
+  if (i >= MM_SEGMAP_SIZE) return;
+  __atomic_store_n(&mm_segmap[i], on ? s->page_shift : 0, __ATOMIC_RELEASE);
 }
 
 /* ---- list helpers (doubly linked through next/prev) ---------------------- */
@@ -188,11 +188,11 @@ mm_segment_t *mm_segment_alloc(mm_heap_t *h, enum mm_kind kind) {
   if (fresh) {
     mm_os_guard((uint8_t *)s + MM_SEGMENT_SIZE - mm_os_page, mm_os_page);
     s->size = MM_SEGMENT_SIZE;
-    mm_segmap_set(s, true);
     atomic_fetch_add(&mm_os_stats.segments, 1);
   }
   s->purged = 0;
   segment_init_header(s, kind);
+  mm_segmap_set(s, true);      /* (again: a pooled segment may change kind) */
   s->heap = h;
   return s;
 }
@@ -272,7 +272,7 @@ void mm_segment_page_free(mm_heap_t *h, mm_page_t *pg) {
     h->purge_at_ns = mm_clock_ns() + (uint64_t)mm_option(MM_OPT_PURGE_DELAY_MS) * 1000000u;
   bool was_full = s->free_slots == 0;
   pg->block_size = 0;
-  pg->free = NULL;
+  pg->free = mm_list_end(pg);
   atomic_store_explicit(&pg->owner, 0, memory_order_relaxed);
   s->free_slots |= (uint64_t)1 << pg->index;
   s->used_pages--;
@@ -321,7 +321,7 @@ void mm_heap_purge_free_blocks(mm_heap_t *h) {
   for (unsigned c = mm_size_class(2 * mm_os_page); c < MM_NCLASSES; c++) {
     for (mm_page_t *pg = h->queue[c].first; pg; pg = pg->next) {
       uint32_t n = 0;
-      for (mm_block_t *b = pg->free; b && n <= pg->capacity; b = mm_decode(b), n++) {
+      for (mm_block_t *b = pg->free; !mm_list_empty(b) && n <= pg->capacity; b = mm_decode(b), n++) {
         uintptr_t *w = (uintptr_t *)b + 2;
         if (*w == mark) continue;
         uint8_t *a = (uint8_t *)mm_align_up((uintptr_t)b + sizeof(mm_block_t) + sizeof(uintptr_t), mm_os_page);

@@ -41,6 +41,7 @@ void mm_stats_os_changed(void) {
 }
 
 void mm_stats_fold_heap(mm_heap_t *h) {
+  for (size_t i = 0; i < MM_NSLOTS; i++) mm_dead[mm_class_lookup[i]].nmalloc += h->nmalloc_fast[i];
   for (unsigned c = 0; c < MM_NCLASSES; c++) {
     mm_dead[c].nmalloc += h->nmalloc[c];
     mm_dead[c].nfree += h->nfree[c];
@@ -96,6 +97,8 @@ static void snapshot(snap_t *s) {
   }
   for (mm_heap_t *h = mm_heaps; h; h = h->next_heap) {
     s->heaps_live++;
+    for (size_t i = 0; i < MM_NSLOTS; i++)
+      s->bin[mm_class_lookup[i]].nmalloc += mm_load_relaxed(&h->nmalloc_fast[i]);
     for (unsigned c = 0; c < MM_NCLASSES; c++) {
       bin_t *b = &s->bin[c];
       b->nmalloc += mm_load_relaxed(&h->nmalloc[c]);
@@ -137,7 +140,7 @@ static void snapshot(snap_t *s) {
   s->in_use += s->huge_bytes;
   s->free_bytes += s->huge_cached;
   s->meta = s->segments * mm_align_up(sizeof(mm_segment_t), mm_os_page) +
-            (s->heaps_live) * sizeof(mm_heap_t) + sizeof(mm_os_stats) + sizeof(mm_segmap) / 512;
+            (s->heaps_live) * sizeof(mm_heap_t) + sizeof(mm_os_stats) + MM_SEGMAP_SIZE / 8192;
 }
 
 /* The snapshot is 20 KiB: kept off the stack, under this lock. */
