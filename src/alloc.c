@@ -29,6 +29,17 @@ const uint64_t mm_class_magic[MM_NCLASSES] = {
   MAGIC(40960), MAGIC(49152), MAGIC(57344), MAGIC(65536),
 };
 
+#define FCAP(s) ((32768 / (s)) < 8 ? 8 : (32768 / (s)) > 512 ? 512 : (32768 / (s)))
+const uint16_t mm_foreign_cap[MM_NCLASSES] = {
+  FCAP(16), FCAP(32), FCAP(48), FCAP(64), FCAP(80), FCAP(96), FCAP(112), FCAP(128),
+  FCAP(160), FCAP(192), FCAP(224), FCAP(256), FCAP(320), FCAP(384), FCAP(448),
+  FCAP(512), FCAP(640), FCAP(768), FCAP(896), FCAP(1024), FCAP(1280), FCAP(1536),
+  FCAP(1792), FCAP(2048), FCAP(2560), FCAP(3072), FCAP(3584), FCAP(4096),
+  FCAP(5120), FCAP(6144), FCAP(7168), FCAP(8192), FCAP(10240), FCAP(12288),
+  FCAP(14336), FCAP(16384), FCAP(20480), FCAP(24576), FCAP(28672), FCAP(32768),
+  FCAP(40960), FCAP(49152), FCAP(57344), FCAP(65536),
+};
+
 /* mm_class_lookup[(n + 15) >> 4] is the class of n for n <= 1024
  * (generated from mm_size_class's formula; test1 checks the two agree). */
 const uint8_t mm_class_lookup[MM_LOOKUP_MAX / 16 + 1] = {
@@ -75,29 +86,48 @@ void *mm_malloc(size_t n) {
   return mm_malloc_generic(h, n);
 }
 
+/* page_pop in the slow mode (valgrind, MYMALLOC_CHECK=full). */
+static mm_noinline void *page_pop_slow(mm_page_t *pg) {
+  mm_vg_defined(pg->free, sizeof(mm_block_t));
+  void *p = page_pop(pg, pg->free);
+  if (pg->checked) mm_check_on_alloc(pg, p);
+  mm_vg_alloc(p, mm_page_usable(pg), 0);
+  return p;
+}
+
+/* The slow-mode part of foreign_pop (valgrind, MYMALLOC_CHECK=full). */
+static mm_noinline void *foreign_pop_slow(mm_block_t *b) {
+  mm_page_t *bp = mm_page_of(mm_segment_of(b), b);
+  mm_vg_defined(b, sizeof(mm_block_t));
+  if (bp->checked) mm_check_on_alloc(bp, b);
+  mm_vg_alloc(b, mm_page_usable(bp), 0);
+  return b;
+}
+
+/* Pop the first block of h's foreign cache of class c.  Its links cross
+ * segments: the next block must be in one of ours. */
+mm_inline void *foreign_pop(mm_heap_t *h, unsigned c, mm_foreign_t *f, mm_block_t *b) {
+  mm_block_t *next = mm_decode(b);
+  if (mm_unlikely(next && (((uintptr_t)next & (MM_ALIGN - 1)) || !mm_segmap_shift(next))))
+    mm_corrupt("malloc", b, "corrupted free-list link");
+  f->head = next;
+  f->count--;
+  b->key = 0;
+  mm_count(h->nmalloc[c]);
+  mm_count(f->ncollected);    /* it was counted as a remote free */
+  if (mm_unlikely(mm_slow_mode)) return foreign_pop_slow(b);
+  if (!next) mm_heap_set_fast(h, c, h->direct[c]);   /* back to the page */
+  return b;
+}
+
 /* A block of class c, by the slow path (which does the checks of the
- * MYMALLOC_CHECK=full mode and tells valgrind).  h is initialised. */
+ * MYMALLOC_CHECK=full mode and tells valgrind).  h is initialised.
+ * Blocks this thread freed on other heaps' pages come first: they are
+ * hot in this core's cache (tcmalloc and jemalloc reuse them so too). */
 static void *malloc_class(mm_heap_t *h, unsigned c) {
+  mm_foreign_t *f = &h->foreign[c];
+  if (f->head) return foreign_pop(h, c, f, f->head);
   mm_page_t *pg = h->direct[c];
-  if (mm_list_empty(pg->free) && h->foreign[c]) {
-    /* a block this thread freed on another heap's page: still hot */
-    mm_block_t *b = h->foreign[c];
-    mm_block_t *next = mm_decode(b);
-    if (mm_unlikely(next && (((uintptr_t)next & (MM_ALIGN - 1)) || !mm_segmap_has(mm_segment_of(next)))))
-      mm_corrupt("malloc", b, "corrupted free-list link");
-    h->foreign[c] = next;
-    h->nforeign[c]--;
-    b->key = 0;
-    mm_count(h->nmalloc[c]);
-    h->stats[c].ncollected++;    /* it was counted as a remote free */
-    if (mm_unlikely(mm_slow_mode)) {
-      mm_page_t *bp = mm_page_of(mm_segment_of(b), b);
-      mm_vg_defined(b, sizeof(mm_block_t));
-      if (bp->checked) mm_check_on_alloc(bp, b);
-      mm_vg_alloc(b, mm_page_usable(bp), 0);
-    }
-    return b;
-  }
   if (mm_list_empty(pg->free)) {
 #ifdef MM_DEBUG
     mm_heap_check(h);
@@ -106,18 +136,18 @@ static void *malloc_class(mm_heap_t *h, unsigned c) {
     if (!pg) { errno = ENOMEM; return NULL; }
   }
   mm_count(h->nmalloc[c]);
-  if (mm_likely(!mm_slow_mode)) return page_pop(pg, pg->free);
-  mm_vg_defined(pg->free, sizeof(mm_block_t));
-  void *p = page_pop(pg, pg->free);
-  if (pg->checked) mm_check_on_alloc(pg, p);
-  mm_vg_alloc(p, mm_page_usable(pg), 0);
-  return p;
+  if (mm_unlikely(mm_slow_mode)) return page_pop_slow(pg);
+  return page_pop(pg, pg->free);
 }
 
-/* The direct page of slot i (n <= 1 KiB) ran dry. */
+/* The fast path of slot i (n <= 1 KiB) found no block: the class has
+ * foreign blocks waiting (taken here, first), or its page ran dry. */
 mm_noinline void *mm_malloc_small(mm_heap_t *h, size_t i, size_t n) {
+  unsigned c = mm_class_lookup[i];
+  mm_foreign_t *f = &h->foreign[c];
+  if (mm_likely(f->head != NULL && !mm_slow_mode)) return foreign_pop(h, c, f, f->head);
   if (mm_unlikely(h == &mm_heap_empty || mm_check_full)) return mm_malloc_generic(h, n);
-  return malloc_class(h, mm_class_lookup[i]);
+  return malloc_class(h, c);
 }
 
 /* Everything malloc does not do in its fast path. */

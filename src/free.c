@@ -112,7 +112,7 @@ void mm_free(void *p) {
       if (mm_unlikely(--pg->used == 0)) mm_page_emptied(h, pg);
       return;
     }
-    mm_free_generic(s, pg, b, "free");
+    mm_free_remote(s, pg, b, h);
     return;
   }
   mm_free_slow(p);
@@ -151,9 +151,10 @@ void mm_xfree_push(mm_page_t *pg, mm_block_t *b) {
  * since) by a local free, others' through their xfree lists. */
 void mm_foreign_flush(mm_heap_t *h) {
   for (unsigned c = 0; c < MM_NCLASSES; c++) {
-    mm_block_t *b = h->foreign[c];
-    h->foreign[c] = NULL;
-    h->nforeign[c] = 0;
+    mm_block_t *b = h->foreign[c].head;
+    h->foreign[c].head = NULL;
+    h->foreign[c].count = 0;
+    mm_heap_set_fast(h, c, h->direct[c]);
     while (b) {
       mm_block_t *next = mm_decode(b);
       mm_segment_t *s = mm_segment_of(b);
@@ -163,7 +164,7 @@ void mm_foreign_flush(mm_heap_t *h) {
         if (owner & MM_OWNER_FULL) mm_page_unfull(h, pg);
         b->next = mm_encode(b, pg->free);
         pg->free = b;
-        h->stats[c].ncollected++;     /* it was counted as a remote free */
+        h->foreign[c].ncollected++;   /* it was counted as a remote free */
         if (--pg->used == 0) mm_page_emptied(h, pg);
       } else {
         mm_xfree_push(pg, b);
@@ -173,49 +174,81 @@ void mm_foreign_flush(mm_heap_t *h) {
   }
 }
 
-/* Every free that is not the owner's own small free. */
+/* A valid block leaves the program: a huge block goes to huge.c; a block
+ * of our own page (on the full list, or in the slow mode) back on its
+ * page; a block of another heap's page (or an abandoned one) to this
+ * thread's cache of foreign blocks, where this thread's next malloc of
+ * its class takes it while it is still hot in this core's cache (the
+ * page's owner sees it as used meanwhile); when that cache is full, or
+ * the thread has no heap, onto its page's xfree list for the owner.
+ * free_block does the foreign cache, free_block_other the rest. */
+static mm_noinline void free_block_other(mm_segment_t *s, mm_page_t *pg, mm_block_t *b,
+                                         mm_heap_t *me, uintptr_t owner) {
+  if (s->kind == MM_HUGE) { mm_huge_free(s); return; }
+  unsigned c = pg->class_idx;
+  b->key = mm_free_key;
+  if (mm_owner_heap(owner) == me) {
+    if (owner & MM_OWNER_FULL) mm_page_unfull(me, pg);
+    b->next = mm_encode(b, pg->free);
+    pg->free = b;
+    mm_count(me->nfree[c]);
+    if (--pg->used == 0) mm_page_emptied(me, pg);
+    return;
+  }
+  mm_xfree_push(pg, b);
+#if MM_STATS
+  if (me != &mm_heap_empty) me->foreign[c].nfree_remote++;
+  else mm_stats_count_orphan_free(c);
+#endif
+}
+
+/* me: the calling thread's heap (maybe mm_heap_empty).  The foreign cache
+ * of me takes the block unless it is full (cap is 0 for mm_heap_empty and
+ * a dying heap); anything else is free_block_other's. */
+mm_inline void free_block(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, mm_heap_t *me) {
+  uintptr_t owner = atomic_load_explicit(&pg->owner, memory_order_relaxed);
+  unsigned c = pg->class_idx;
+  mm_foreign_t *f = &me->foreign[c];
+  if (mm_unlikely(mm_owner_heap(owner) == me || f->count >= f->cap)) {
+    free_block_other(s, pg, b, me, owner);
+    return;
+  }
+  b->key = mm_free_key;
+  mm_block_t *head = f->head;
+  b->next = mm_encode(b, head);
+  f->head = b;
+  f->count++;
+  mm_count(f->nfree_remote);
+  /* send the next malloc of the class to the slow path, which takes
+   * foreign blocks first */
+  if (!head) mm_heap_set_fast(me, c, &mm_page_empty);
+}
+
+/* free() of a block whose page is not the calling thread's own (another
+ * thread's page, an abandoned one, a full page of ours, a huge block), or
+ * of anything at all in the slow mode (valgrind, MYMALLOC_CHECK=full).
+ * The same two checks as the fast path, then free_block. */
+mm_noinline void mm_free_remote(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, mm_heap_t *h) {
+  if (mm_unlikely(mm_slow_mode || !MM_HARDEN || pg->class_idx == MM_HUGE_CLASS)) {
+    mm_free_generic(s, pg, b, "free");
+    return;
+  }
+  if (mm_unlikely(!mm_is_block_start(pg, b) || b->key == mm_free_key)) {
+    mm_free_invalid(b);
+    return;
+  }
+  free_block(s, pg, b, h);
+}
+
+/* Every free that the fast path does not finish, with the full checks. */
 mm_noinline void mm_free_generic(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, const char *fn) {
   const char *err = mm_check_block(s, pg, b);
   if (err) mm_corrupt(fn, b, err);
   mm_vg_free(b);
   if (pg->checked) mm_check_on_free(pg, b, fn);
-  if (s->kind == MM_HUGE) { mm_huge_free(s); return; }
-
   mm_heap_t *me = mm_heap_tls;
-  uintptr_t owner = atomic_load_explicit(&pg->owner, memory_order_relaxed);
-  if (mm_owner_heap(owner) == me && me != &mm_heap_empty) {
-    /* our own page: on the full list (it has room again), or valgrind */
-    if (owner & MM_OWNER_FULL) mm_page_unfull(me, pg);
-    b->next = mm_encode(b, pg->free);
-    b->key = mm_free_key;
-    pg->free = b;
-    mm_count(me->nfree[pg->class_idx]);
-    if (--pg->used == 0) mm_page_emptied(me, pg);
-    return;
-  }
-
-  /* Another thread's page (or an abandoned one).  Keep the block in this
-   * thread's cache of foreign blocks, where the next malloc of its class
-   * takes it while it is still hot in this core's cache (the page's owner
-   * sees it as used meanwhile); when that cache is full, push the block
-   * on its page's xfree list for the owner. */
-  b->key = mm_free_key;
-  unsigned c = pg->class_idx;
-  if (me != &mm_heap_empty && me->live && me->nforeign[c] < mm_foreign_max(c)) {
-    b->next = mm_encode(b, me->foreign[c]);
-    me->foreign[c] = b;
-    me->nforeign[c]++;
-  } else {
-    mm_xfree_push(pg, b);
-  }
-#if MM_STATS
-  if (me != &mm_heap_empty) {
-    me->nfree[pg->class_idx]++;
-    me->stats[pg->class_idx].nfree_remote++;
-  } else {
-    mm_stats_count_orphan_free(pg->class_idx);
-  }
-#endif
+  if (s->kind == MM_HUGE) free_block_other(s, pg, b, me, 0);
+  else free_block(s, pg, b, me);
 }
 
 MM_EXPORT_AS(mm_free, mymalloc_free)

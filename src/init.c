@@ -165,7 +165,10 @@ mm_heap_t *mm_heap_init_thread(void) {
   mm_heap_t *h = heap_struct_alloc();
   if (!h) { pthread_mutex_unlock(&mm_heaps_lock); return NULL; }
   memset(h, 0, sizeof(*h));
-  for (unsigned c = 0; c < MM_NCLASSES; c++) mm_heap_set_direct(h, c, &mm_page_empty);
+  for (unsigned c = 0; c < MM_NCLASSES; c++) {
+    mm_heap_set_direct(h, c, &mm_page_empty);
+    h->foreign[c].cap = mm_foreign_cap[c];
+  }
   h->live = 1;
   h->next_heap = mm_heaps;
   if (mm_heaps) mm_heaps->prev_heap = h;
@@ -183,6 +186,7 @@ mm_heap_t *mm_heap_init_thread(void) {
 static void thread_done(void *arg) {
   mm_heap_t *h = arg;
   if (!h || h != mm_heap_tls) return;
+  for (unsigned c = 0; c < MM_NCLASSES; c++) h->foreign[c].cap = 0;   /* takes no more */
   mm_foreign_flush(h);
   mm_heap_release_empty(h, true);
   mm_heap_abandon(h);

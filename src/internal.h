@@ -185,6 +185,7 @@ _Static_assert(MM_SEGMENT_SIZE >> 16 <= 64, "free_slots is a 64-bit mask");
 #define MM_NSLOTS            (MM_LOOKUP_MAX / 16 + 1)  /* heap->fast[] */
 
 /* ---- data structures ------------------------------------------------------ */
+/* (the foreign cache of a class holds at most 32 KiB, and 8..512 blocks) */
 typedef struct mm_block_s   mm_block_t;
 typedef struct mm_page_s    mm_page_t;
 typedef struct mm_segment_s mm_segment_t;
@@ -244,11 +245,23 @@ struct mm_segment_s {
 typedef struct mm_class_stats_s {
   uint64_t nmalloc;               /* allocation requests (fold only) */
   uint64_t nfree;                 /* free requests (fold only) */
-  uint64_t nfree_remote;          /*  .. of which on another thread's page */
-  uint64_t ncollected;            /* remote frees collected into our pages */
+  uint64_t nfree_remote;          /*  .. of which on another thread's page (fold only) */
+  uint64_t ncollected;            /* remote frees back in use (fold only) */
   uint64_t pages;                 /* pages held */
   uint64_t blocks;                /* their capacity */
 } mm_class_stats_t;
+
+/* A heap's cache of foreign blocks of one class, and the counters of the
+ * remote frees that go with it (one cache line or less per class). */
+typedef struct mm_foreign_s {
+  mm_block_t *head;               /* blocks of other heaps' pages freed here */
+  uint32_t count;                 /* .. how many */
+  uint32_t cap;                   /* mm_foreign_cap[c]; 0: take none (dying) */
+  uint64_t nfree_remote;          /* frees by this thread of blocks of other
+                                     heaps' pages (cached or pushed) */
+  uint64_t ncollected;            /* remote frees back in use here (foreign
+                                     blocks reused, xfree lists collected) */
+} mm_foreign_t;
 
 typedef struct mm_page_queue_s {
   mm_page_t *first, *last;
@@ -271,11 +284,11 @@ struct __attribute__((aligned(64))) mm_heap_s {   /* no cache line shared by two
   uint64_t purge_at_ns;                   /* free page slots to purge then */
   uint64_t last_block_purge_ns;           /* free blocks were purged then */
   /* blocks of other heaps' pages freed by this thread, reused first */
-  mm_block_t *foreign[MM_NCLASSES];
-  uint32_t nforeign[MM_NCLASSES];
+  mm_foreign_t foreign[MM_NCLASSES];
   /* the two counters of the fast paths, one 8-byte slot per class */
   uint64_t nmalloc[MM_NCLASSES];          /* allocation requests (slow path) */
-  uint64_t nfree[MM_NCLASSES];            /* free requests by this thread */
+  uint64_t nfree[MM_NCLASSES];            /* frees by this thread of blocks
+                                             of its own pages */
   mm_class_stats_t stats[MM_NCLASSES];    /* the rest (slow paths) */
 };
 
@@ -442,10 +455,7 @@ extern _Atomic(uint64_t) mm_trim_epoch;
 void mm_xfree_push(mm_page_t *pg, mm_block_t *b);
 void mm_foreign_flush(mm_heap_t *h);
 /* the foreign cache of a class holds at most 32 KiB (and 8..512 blocks) */
-mm_inline uint32_t mm_foreign_max(unsigned c) {
-  uint32_t n = (32u << 10) / mm_class_size[c];
-  return n < 8 ? 8 : n > 512 ? 512 : n;
-}
+extern const uint16_t mm_foreign_cap[MM_NCLASSES];
 void mm_free(void *p);
 void mm_free_generic(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, const char *fn);
 mm_noreturn void mm_corrupt(const char *fn, const void *p, const char *what);
@@ -454,6 +464,7 @@ const char *mm_check_block(mm_segment_t *s, mm_page_t *pg, const void *p);
 extern const char mm_msg_freed[];          /* what mm_check_block says of a free block */
 void mm_free_invalid(const void *p);
 void mm_free_slow(void *p);
+void mm_free_remote(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, mm_heap_t *h);
 
 /* page.c */
 mm_page_t *mm_page_find(mm_heap_t *h, unsigned c);
@@ -461,6 +472,7 @@ void mm_page_collect(mm_page_t *pg);
 void mm_page_emptied(mm_heap_t *h, mm_page_t *pg);
 void mm_page_unfull(mm_heap_t *h, mm_page_t *pg);
 void mm_heap_set_direct(mm_heap_t *h, unsigned c, mm_page_t *pg);
+void mm_heap_set_fast(mm_heap_t *h, unsigned c, mm_page_t *pg);
 void mm_heap_collect_full(mm_heap_t *h);
 void mm_queue_remove(mm_page_queue_t *q, mm_page_t *pg);
 void mm_queue_push(mm_page_queue_t *q, mm_page_t *pg);

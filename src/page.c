@@ -68,7 +68,7 @@ void mm_page_collect(mm_page_t *pg) {
   pg->free = list;
   pg->used -= n;
   mm_heap_t *h = mm_owner_heap(atomic_load_explicit(&pg->owner, memory_order_relaxed));
-  if (h) h->stats[pg->class_idx].ncollected += n;
+  if (h) h->foreign[pg->class_idx].ncollected += n;
 }
 
 /* ---- pages of a heap ------------------------------------------------------------ */
@@ -201,9 +201,17 @@ mm_page_t *mm_page_find(mm_heap_t *h, unsigned c) {
 /* pg becomes the page class c allocates from, for the fast path too. */
 void mm_heap_set_direct(mm_heap_t *h, unsigned c, mm_page_t *pg) {
   h->direct[c] = pg;
+  mm_heap_set_fast(h, c, h->foreign[c].head ? &mm_page_empty : pg);
+}
+
+/* The page the fast path of class c pops from: the direct page, or
+ * mm_page_empty to send it to the slow path (foreign blocks waiting). */
+void mm_heap_set_fast(mm_heap_t *h, unsigned c, mm_page_t *pg) {
   if (mm_class_size[c] > MM_LOOKUP_MAX) return;
-  size_t first = c ? mm_class_size[c - 1] / 16 + 1 : 0, last = mm_class_size[c] / 16;
-  for (size_t i = first; i <= last; i++) h->fast[i] = pg;
+  if (mm_slow_mode) pg = &mm_page_empty;   /* every malloc is slow */
+  /* the slots of class c: (size of c - 1) / 16 + 1 .. size of c / 16 */
+  size_t i = c ? mm_class_size[c - 1] / 16 + 1 : 0, last = mm_class_size[c] / 16;
+  do h->fast[i] = pg; while (++i <= last);
 }
 
 /* Give back every empty page of h (all: also the last one of a class).
@@ -273,7 +281,8 @@ void mm_heap_check(mm_heap_t *h) {
     for (mm_page_t *pg = h->full[c].first; pg; pg = pg->next) check_page(h, pg, c, true);
     mm_assert(h->direct[c] == &mm_page_empty || h->direct[c]->class_idx == c);
     for (size_t i = 0; i < MM_NSLOTS; i++)
-      if (mm_class_lookup[i] == c) mm_assert(h->fast[i] == h->direct[c]);
+      if (mm_class_lookup[i] == c)
+        mm_assert(h->fast[i] == (mm_slow_mode || h->foreign[c].head ? &mm_page_empty : h->direct[c]));
   }
   for (int k = 0; k < 2; k++) {
     for (mm_segment_t *s = h->segments[k]; s; s = s->next) {

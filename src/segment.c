@@ -272,6 +272,8 @@ void mm_segment_page_free(mm_heap_t *h, mm_page_t *pg) {
     h->purge_at_ns = mm_clock_ns() + (uint64_t)mm_option(MM_OPT_PURGE_DELAY_MS) * 1000000u;
   bool was_full = s->free_slots == 0;
   pg->block_size = 0;
+  pg->magic = 0;                 /* no pointer passes mm_is_block_start */
+  pg->limit = 0;
   pg->free = mm_list_end(pg);
   atomic_store_explicit(&pg->owner, 0, memory_order_relaxed);
   s->free_slots |= (uint64_t)1 << pg->index;

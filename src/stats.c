@@ -44,9 +44,9 @@ void mm_stats_fold_heap(mm_heap_t *h) {
   for (size_t i = 0; i < MM_NSLOTS; i++) mm_dead[mm_class_lookup[i]].nmalloc += h->nmalloc_fast[i];
   for (unsigned c = 0; c < MM_NCLASSES; c++) {
     mm_dead[c].nmalloc += h->nmalloc[c];
-    mm_dead[c].nfree += h->nfree[c];
-    mm_dead[c].nfree_remote += h->stats[c].nfree_remote;
-    mm_dead[c].ncollected += h->stats[c].ncollected;
+    mm_dead[c].nfree += h->nfree[c] + h->foreign[c].nfree_remote;
+    mm_dead[c].nfree_remote += h->foreign[c].nfree_remote;
+    mm_dead[c].ncollected += h->foreign[c].ncollected;
     mm_dead[c].pages += h->stats[c].pages;
     mm_dead[c].blocks += h->stats[c].blocks;
   }
@@ -102,9 +102,10 @@ static void snapshot(snap_t *s) {
     for (unsigned c = 0; c < MM_NCLASSES; c++) {
       bin_t *b = &s->bin[c];
       b->nmalloc += mm_load_relaxed(&h->nmalloc[c]);
-      b->nfree += mm_load_relaxed(&h->nfree[c]);
-      b->nfree_remote += mm_load_relaxed(&h->stats[c].nfree_remote);
-      collected[c] += mm_load_relaxed(&h->stats[c].ncollected);
+      uint64_t remote = mm_load_relaxed(&h->foreign[c].nfree_remote);
+      b->nfree += mm_load_relaxed(&h->nfree[c]) + remote;
+      b->nfree_remote += remote;
+      collected[c] += mm_load_relaxed(&h->foreign[c].ncollected);
       b->pages += mm_load_relaxed(&h->stats[c].pages);
       b->blocks += mm_load_relaxed(&h->stats[c].blocks);
     }
