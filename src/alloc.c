@@ -10,35 +10,26 @@
 #include <errno.h>
 #include <string.h>
 
-const uint32_t mm_class_size[MM_NCLASSES] = {
-  16, 32, 48, 64, 80, 96, 112, 128,
-  160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 896, 1024,
-  1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096, 5120, 6144, 7168, 8192,
-  10240, 12288, 14336, 16384, 20480, 24576, 28672, 32768,
-  40960, 49152, 57344, 65536,
-};
+/* The block sizes of the 44 classes (see internal.h), and what each
+ * table below derives from them. */
+#define MM_CLASSES(X)                                                          \
+  X(16) X(32) X(48) X(64) X(80) X(96) X(112) X(128)                            \
+  X(160) X(192) X(224) X(256) X(320) X(384) X(448) X(512)                      \
+  X(640) X(768) X(896) X(1024) X(1280) X(1536) X(1792) X(2048)                \
+  X(2560) X(3072) X(3584) X(4096) X(5120) X(6144) X(7168) X(8192)              \
+  X(10240) X(12288) X(14336) X(16384) X(20480) X(24576) X(28672) X(32768)      \
+  X(40960) X(49152) X(57344) X(65536)
 
-#define MAGIC(s) (UINT64_MAX / (s) + 1)
-const uint64_t mm_class_magic[MM_NCLASSES] = {
-  MAGIC(16), MAGIC(32), MAGIC(48), MAGIC(64), MAGIC(80), MAGIC(96), MAGIC(112), MAGIC(128),
-  MAGIC(160), MAGIC(192), MAGIC(224), MAGIC(256), MAGIC(320), MAGIC(384), MAGIC(448),
-  MAGIC(512), MAGIC(640), MAGIC(768), MAGIC(896), MAGIC(1024), MAGIC(1280), MAGIC(1536),
-  MAGIC(1792), MAGIC(2048), MAGIC(2560), MAGIC(3072), MAGIC(3584), MAGIC(4096),
-  MAGIC(5120), MAGIC(6144), MAGIC(7168), MAGIC(8192), MAGIC(10240), MAGIC(12288),
-  MAGIC(14336), MAGIC(16384), MAGIC(20480), MAGIC(24576), MAGIC(28672), MAGIC(32768),
-  MAGIC(40960), MAGIC(49152), MAGIC(57344), MAGIC(65536),
-};
+#define SIZE(s) s,
+const uint32_t mm_class_size[MM_NCLASSES] = { MM_CLASSES(SIZE) };
 
-#define FCAP(s) ((32768 / (s)) < 8 ? 8 : (32768 / (s)) > 512 ? 512 : (32768 / (s)))
-const uint16_t mm_foreign_cap[MM_NCLASSES] = {
-  FCAP(16), FCAP(32), FCAP(48), FCAP(64), FCAP(80), FCAP(96), FCAP(112), FCAP(128),
-  FCAP(160), FCAP(192), FCAP(224), FCAP(256), FCAP(320), FCAP(384), FCAP(448),
-  FCAP(512), FCAP(640), FCAP(768), FCAP(896), FCAP(1024), FCAP(1280), FCAP(1536),
-  FCAP(1792), FCAP(2048), FCAP(2560), FCAP(3072), FCAP(3584), FCAP(4096),
-  FCAP(5120), FCAP(6144), FCAP(7168), FCAP(8192), FCAP(10240), FCAP(12288),
-  FCAP(14336), FCAP(16384), FCAP(20480), FCAP(24576), FCAP(28672), FCAP(32768),
-  FCAP(40960), FCAP(49152), FCAP(57344), FCAP(65536),
-};
+/* Lemire's constant of mm_is_block_start */
+#define MAGIC(s) UINT64_MAX / (s) + 1,
+const uint64_t mm_class_magic[MM_NCLASSES] = { MM_CLASSES(MAGIC) };
+
+/* the foreign cache holds 32 KiB of a class, 8 to 512 blocks */
+#define FCAP(s) (32768 / (s) < 8 ? 8 : 32768 / (s) > 512 ? 512 : 32768 / (s)),
+const uint16_t mm_foreign_cap[MM_NCLASSES] = { MM_CLASSES(FCAP) };
 
 /* mm_class_lookup[(n + 15) >> 4] is the class of n for n <= 1024
  * (generated from mm_size_class's formula; test1 checks the two agree). */
