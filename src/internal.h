@@ -282,6 +282,7 @@ struct __attribute__((aligned(64))) mm_heap_s {   /* no cache line shared by two
   uint8_t live;                           /* 0: in the free heap pool */
   uint64_t trim_seen;                     /* mm_trim_epoch acted upon */
   uint64_t purge_at_ns;                   /* free page slots to purge then */
+  uint32_t purge_tick;                    /* slow paths since the clock was read */
   uint64_t last_block_purge_ns;           /* free blocks were purged then */
   /* blocks of other heaps' pages freed by this thread, reused first */
   mm_foreign_t foreign[MM_NCLASSES];

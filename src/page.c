@@ -194,7 +194,7 @@ mm_page_t *mm_page_find(mm_heap_t *h, unsigned c) {
     mm_queue_remove(&h->queue[c], pg);
     mm_queue_push(&h->queue[c], pg);
   }
-  if (!mm_slow_mode) mm_heap_set_direct(h, c, pg);   /* else every malloc is slow */
+  if (!mm_slow_mode && h->direct[c] != pg) mm_heap_set_direct(h, c, pg);   /* else every malloc is slow */
   return pg;
 }
 
