@@ -142,20 +142,24 @@ __attribute__((destructor)) static void mm_destructor(void) {
 }
 
 /* ---- heaps ------------------------------------------------------------------ */
+static uint8_t *mm_heap_chunk, *mm_heap_chunk_end;   /* untouched structures */
+
+/* A heap structure: a dead thread's, or the next of a chunk from the
+ * kernel (handed out in order: the rest of the chunk stays untouched,
+ * and costs no resident memory).  mm_heaps_lock held. */
 static mm_heap_t *heap_struct_alloc(void) {
   mm_heap_t *h = mm_heap_pool;
   if (h) { mm_heap_pool = h->next_heap; return h; }
-  /* a chunk of heap structures straight from the kernel */
-  size_t sz = mm_align_up(sizeof(mm_heap_t) * 16, mm_os_page);
-  uint8_t *chunk = mm_os_mmap(sz);
-  if (!chunk) return NULL;
-  size_t n = sz / sizeof(mm_heap_t);
-  for (size_t i = 1; i < n; i++) {
-    mm_heap_t *x = (mm_heap_t *)(chunk + i * sizeof(mm_heap_t));
-    x->next_heap = mm_heap_pool;
-    mm_heap_pool = x;
+  if (mm_heap_chunk + sizeof(mm_heap_t) > mm_heap_chunk_end) {
+    size_t sz = mm_align_up(sizeof(mm_heap_t) * 16, mm_os_page);
+    uint8_t *chunk = mm_os_mmap(sz);
+    if (!chunk) return NULL;
+    mm_heap_chunk = chunk;
+    mm_heap_chunk_end = chunk + sz;
   }
-  return (mm_heap_t *)chunk;
+  h = (mm_heap_t *)mm_heap_chunk;
+  mm_heap_chunk += sizeof(mm_heap_t);
+  return h;
 }
 
 mm_heap_t *mm_heap_init_thread(void) {
