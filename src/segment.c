@@ -60,7 +60,10 @@ static size_t slot_purge_size(const mm_segment_t *s, uint32_t i) {
   return en > a ? (size_t)(en - a) : 0;
 }
 
-static void segment_init_header(mm_segment_t *s, enum mm_kind kind) {
+/* A page descriptor is written when its slot is first used: a fresh
+ * segment (zero from the kernel) keeps untouched the header pages of the
+ * slots it does not use.  A reused segment's descriptors are cleared. */
+static void segment_init_header(mm_segment_t *s, enum mm_kind kind, bool fresh) {
   s->kind = (uint8_t)kind;
   s->page_shift = kind == MM_SMALL ? MM_SMALL_PAGE_SHIFT : MM_MEDIUM_PAGE_SHIFT;
   s->npages = (uint32_t)(MM_SEGMENT_SIZE >> s->page_shift);
@@ -68,13 +71,10 @@ static void segment_init_header(mm_segment_t *s, enum mm_kind kind) {
   s->free_slots = 0;
   s->purged_slots = 0;
   s->next = s->prev = NULL;
+  if (!fresh) memset(s->pages, 0, sizeof(s->pages));
   for (uint32_t i = 0; i < s->npages; i++) {
-    mm_page_t *pg = &s->pages[i];
-    memset(pg, 0, sizeof(*pg));
-    pg->index = (uint8_t)i;
     uint8_t *st, *en;
     slot_area(s, i, &st, &en);
-    pg->start = st;
     /* a slot usable for blocks keeps at least half of its page */
     if ((size_t)(en - st) >= ((size_t)1 << s->page_shift) / 2) {
       s->free_slots |= (uint64_t)1 << i;
@@ -191,7 +191,7 @@ mm_segment_t *mm_segment_alloc(mm_heap_t *h, enum mm_kind kind) {
     atomic_fetch_add(&mm_os_stats.segments, 1);
   }
   s->purged = 0;
-  segment_init_header(s, kind);
+  segment_init_header(s, kind, fresh);
   mm_segmap_set(s, true);      /* (again: a pooled segment may change kind) */
   s->heap = h;
   return s;
@@ -249,7 +249,12 @@ mm_page_t *mm_segment_page_alloc(mm_heap_t *h, enum mm_kind kind) {
     seg_remove(&h->segments[kind], s);
     seg_push(&h->segments_full[kind], s);
   }
-  return &s->pages[slot];
+  mm_page_t *pg = &s->pages[slot];
+  uint8_t *st, *en;
+  slot_area(s, slot, &st, &en);
+  pg->index = (uint8_t)slot;
+  pg->start = st;
+  return pg;
 }
 
 /* Called from the malloc slow path: purge what is due (free page slots of
