@@ -199,25 +199,25 @@ struct mm_block_s {
 enum mm_kind { MM_SMALL = 0, MM_MEDIUM = 1, MM_HUGE = 2 };
 
 struct __attribute__((aligned(64))) mm_page_s {   /* 128 bytes, 2 cache lines */
-  /* first line: what the owner's malloc and free touch */
-  mm_block_t *free;               /* owner's free list (encoded links) */
+  /* first line: what every free reads (mostly written once per page) and
+   * the cross-thread list; another thread's free touches only this line */
   _Atomic(uintptr_t) owner;       /* heap, heap|1 on the full list, or 0 */
   uint8_t *start;                 /* first block */
   uint64_t magic;                 /* UINT64_MAX / block_size + 1 (Lemire) */
+  _Atomic(uintptr_t) xfree;       /* blocks freed by other threads, with
+                                     their count in the top 16 bits */
   uint32_t limit;                 /* bytes carved: reserved * block_size */
-  uint32_t used;                  /* blocks out of the page (incl. in xfree) */
   uint32_t block_size;            /* 0: the page slot is not in use */
   uint8_t class_idx;              /* size class (MM_HUGE_CLASS for huge) */
   uint8_t in_full;                /* on the heap's full list */
   uint8_t index;                  /* slot in the segment */
   uint8_t checked;                /* MYMALLOC_CHECK=full: fill and canary */
-  /* second line: remote frees and the slow paths */
-  _Atomic(uintptr_t) xfree __attribute__((aligned(64)));
-                                  /* blocks freed by other threads, with
-                                     their count in the top 16 bits */
-  mm_page_t *next, *prev;         /* the heap's queue of this class */
   uint16_t capacity;              /* blocks that fit (<= 4096) */
   uint16_t reserved;              /* blocks carved so far (bump) */
+  /* second line: what the owner's malloc writes */
+  mm_block_t *free __attribute__((aligned(64)));   /* owner's free list */
+  uint32_t used;                  /* blocks out of the page (incl. in xfree) */
+  mm_page_t *next, *prev;         /* the heap's queue of this class */
 };
 
 _Static_assert(sizeof(struct mm_page_s) == 128, "free() finds a page by shifting");
