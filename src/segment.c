@@ -105,14 +105,17 @@ static size_t pool_release_one(mm_segment_t *s) {
   return MM_SEGMENT_SIZE - hdr - mm_os_page;
 }
 
-/* The break can shrink when the pooled segments sit at its very top.
- * A segment is unlinked and accounted before its memory goes. */
+/* The break can shrink when pooled segments that are given back (purged)
+ * sit at its very top; a resident pooled segment stays until its delay
+ * passes like any other (lowering the break at once would make the next
+ * segment fault all its pages again).  A segment is unlinked and
+ * accounted before its memory goes. */
 static void pool_trim_brk(void) {
   bool again = true;
   while (again) {
     again = false;
     for (mm_segment_t *s = mm_pool; s; s = s->next) {
-      if (!s->from_sbrk || !mm_os_sbrk_is_top(s, MM_SEGMENT_SIZE)) continue;
+      if (!s->from_sbrk || !s->purged || !mm_os_sbrk_is_top(s, MM_SEGMENT_SIZE)) continue;
       size_t hdr = mm_align_up(sizeof(mm_segment_t), mm_os_page);
       if (s->purged) atomic_fetch_sub(&mm_os_stats.purged_bytes, MM_SEGMENT_SIZE - hdr - mm_os_page);
       else mm_pool_resident--;
