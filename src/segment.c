@@ -224,13 +224,14 @@ mm_page_t *mm_segment_page_alloc(mm_heap_t *h, enum mm_kind kind) {
     s = h->segments[kind];
   }
   if (!s) {
-    /* The heap needs a new segment: memory really grows.  What it holds
-     * free and cannot use for this kind of page -- free slots of the other
-     * kind, free blocks inside fragmented pages -- goes back to the kernel
-     * now (at most every 10 ms) rather than after the purge delay.  Slots
-     * this heap could reuse are never purged here (they would fault back). */
+    /* The heap needs a new segment: unless the pool holds a resident one,
+     * memory really grows.  What it holds free and cannot use for this
+     * kind of page -- free slots of the other kind, free blocks inside
+     * fragmented pages, the huge cache -- goes back to the kernel now (at
+     * most every 10 ms) rather than after the purge delay.  Slots this
+     * heap could reuse are never purged here (they would fault back). */
     uint64_t now = mm_clock_ns();
-    if (now - h->last_block_purge_ns >= 10000000u) {
+    if (!mm_load_relaxed(&mm_pool_resident) && now - h->last_block_purge_ns >= 10000000u) {
       h->last_block_purge_ns = now;
       mm_heap_purge_free_blocks(h);
       mm_segment_purge_free_slots(h);
