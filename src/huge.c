@@ -41,8 +41,9 @@
  * Bounds (issue 7): the cache holds at most MYMALLOC_HUGE_CACHE_MB bytes
  * (the oldest extents are cut first, from their tails) and
  * MM_HUGE_MAX_EXTENTS extents; an extent is unmapped MYMALLOC_HUGE_DECAY_MS
- * after the block it came from was freed; malloc_trim(0), a heap that
- * needs a new segment, and a failed mapping empty it.  Since every request
+ * after the block it came from was freed (checked by huge frees and by
+ * the malloc slow path); malloc_trim(0), a heap that needs a new segment,
+ * and a failed mapping empty it.  Since every request
  * takes from the cache before faulting new pages, the resident huge
  * memory (live + cached) never exceeds the largest live huge total of the
  * last decay period.
@@ -114,8 +115,22 @@ static size_t extent_min(const mm_segment_t *e) {
   return extent_is_mapping(e) ? huge_header_size() + MM_HUGE_MIN_PIECE : MM_HUGE_MIN_PIECE;
 }
 
+/* When the oldest cached extent is due (0: none cached), for the malloc
+ * slow path (mm_heap_purge_due), so that the cache decays also in a
+ * program that frees no more huge blocks. */
+_Atomic(uint64_t) mm_huge_due_ns;
+
 static void cache_publish(void) {
   atomic_store(&mm_os_stats.huge_cached_bytes, mm_huge_cache_bytes);
+  uint64_t oldest = UINT64_MAX;
+  for (mm_segment_t *e = mm_huge_cache; e; e = e->next)
+    if (e->freed_at_ns < oldest) oldest = e->freed_at_ns;
+  uint64_t due = 0;
+  if (mm_huge_cache) {
+    due = oldest + (uint64_t)mm_option(MM_OPT_HUGE_DECAY_MS) * 1000000u;
+    if (due == 0) due = 1;
+  }
+  atomic_store_explicit(&mm_huge_due_ns, due, memory_order_relaxed);
 }
 
 static void cache_link(mm_segment_t *e) {
@@ -368,19 +383,23 @@ void mm_huge_free(mm_segment_t *s) {
   rel.n = 0;
   uint64_t now = mm_clock_ns();
   pthread_mutex_lock(&mm_huge_lock);
-  /* coalesce with the extent that follows (the rest of a split, often) */
+  /* coalesce with the extent that follows (the rest of a split, often);
+   * the whole decays from the older time: memory idle for long is never
+   * kept longer because a neighbour was used for a moment */
+  uint64_t freed_at = now;
   mm_segment_t *next = cache_find_at((uint8_t *)s + s->size);
   if (next) {
     cache_remove(next);
     s->size += next->size;
+    if (next->freed_at_ns < freed_at) freed_at = next->freed_at_ns;
   }
   if (s->huge_align_off == huge_header_size()) {
-    s->freed_at_ns = now;
+    s->freed_at_ns = freed_at;
     cache_link(s);
   } else {
     /* an aligned block: its pages are cached, its address is forgotten */
     mm_segmap_set(s, false);
-    piece_make((uint8_t *)s, s->size, now);
+    piece_make((uint8_t *)s, s->size, freed_at);
   }
   cache_expire(false, &rel);
   pthread_mutex_unlock(&mm_huge_lock);

@@ -438,6 +438,7 @@ void *mm_huge_alloc(size_t n, size_t align, bool zero);
 void mm_huge_free(mm_segment_t *s);
 void *mm_huge_realloc(mm_segment_t *s, size_t n);
 size_t mm_huge_cache_purge(bool force);
+extern _Atomic(uint64_t) mm_huge_due_ns;  /* the cache's oldest is due then; 0: empty */
 bool mm_release_cached(void);
 void mm_huge_fork_prepare(void);
 void mm_huge_fork_parent(void);

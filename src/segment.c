@@ -257,11 +257,14 @@ mm_page_t *mm_segment_page_alloc(mm_heap_t *h, enum mm_kind kind) {
 }
 
 /* Called from the malloc slow path: purge what is due (free page slots of
- * this heap, pooled segments) once the purge delay has passed. */
+ * this heap, pooled segments) once the purge delay has passed, and the
+ * cached huge blocks past their decay. */
 void mm_heap_purge_due(mm_heap_t *h) {
   uint64_t pool_due = atomic_load_explicit(&mm_pool_due, memory_order_relaxed);
-  if (mm_likely(!h->purge_at_ns && !pool_due)) return;
+  uint64_t huge_due = atomic_load_explicit(&mm_huge_due_ns, memory_order_relaxed);
+  if (mm_likely(!h->purge_at_ns && !pool_due && !huge_due)) return;
   uint64_t now = mm_clock_ns();
+  if (huge_due && now >= huge_due) mm_huge_cache_purge(false);
   if (h->purge_at_ns && now >= h->purge_at_ns) {
     h->purge_at_ns = 0;
     mm_segment_purge_free_slots(h);
