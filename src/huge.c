@@ -284,12 +284,8 @@ static size_t huge_fill(uint8_t *dst, size_t len, bool zero) {
   pthread_mutex_unlock(&mm_huge_lock);
   size_t pos = 0, moved = 0;
   for (unsigned i = 0; i < n; i++) {
-    if (mm_os_mremap(parts[i].addr, parts[i].len, parts[i].len, dst + pos)) {
-      if (zero) memset(dst + pos, 0, parts[i].len);
-      moved += parts[i].len;
-    } else {
-      mm_os_munmap(parts[i].addr, parts[i].len);   /* the block's own pages stay */
-    }
+    moved += mm_os_move(parts[i].addr, parts[i].len, dst + pos);
+    if (zero) memset(dst + pos, 0, parts[i].len);
     pos += parts[i].len;
   }
   release(&rel);

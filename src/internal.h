@@ -454,6 +454,7 @@ int mm_os_guard(void *addr, size_t size);
 bool mm_os_sbrk_trim(void *addr, size_t size);
 bool mm_os_sbrk_is_top(void *addr, size_t size);
 void *mm_os_mremap(void *addr, size_t old_size, size_t new_size, void *fixed);
+size_t mm_os_move(void *addr, size_t len, void *dst);
 int mm_os_write(int fd, const char *s, size_t n);
 
 /* stats.c */
