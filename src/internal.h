@@ -499,6 +499,7 @@ void *mm_huge_alloc(size_t n, size_t align, bool zero);
 void mm_huge_free(mm_segment_t *s);
 void *mm_huge_realloc(mm_segment_t *s, size_t n);
 size_t mm_huge_cache_purge(bool force);
+extern _Atomic(uint64_t) mm_huge_due_ns;  /* the cache's oldest is due then; 0: empty */
 bool mm_release_cached(void);
 void mm_huge_fork_prepare(void);
 void mm_huge_fork_parent(void);
@@ -514,6 +515,7 @@ int mm_os_guard(void *addr, size_t size);
 bool mm_os_sbrk_trim(void *addr, size_t size);
 bool mm_os_sbrk_is_top(void *addr, size_t size);
 void *mm_os_mremap(void *addr, size_t old_size, size_t new_size, void *fixed);
+size_t mm_os_move(void *addr, size_t len, void *dst);
 int mm_os_write(int fd, const char *s, size_t n);
 
 /* stats.c */

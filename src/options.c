@@ -30,7 +30,7 @@ static const opt_desc_t mm_option_desc[MM_OPT_COUNT] = {
                               "take segments from sbrk (else mmap only)" },
   [MM_OPT_PURGE_DELAY_MS] = { "MYMALLOC_PURGE_DELAY_MS", OPT_NUM, 250, 0, 3600000,
                               "free segments are given back after this many ms" },
-  [MM_OPT_HUGE_CACHE_MB]  = { "MYMALLOC_HUGE_CACHE_MB", OPT_NUM, 64, 0, 1 << 20,
+  [MM_OPT_HUGE_CACHE_MB]  = { "MYMALLOC_HUGE_CACHE_MB", OPT_NUM, 128, 0, 1 << 20,
                               "bound in MiB of freed huge blocks kept for reuse" },
   [MM_OPT_HUGE_DECAY_MS]  = { "MYMALLOC_HUGE_DECAY_MS", OPT_NUM, 1000, 0, 3600000,
                               "freed huge blocks are unmapped after this many ms" },

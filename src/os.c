@@ -146,6 +146,42 @@ void *mm_os_mremap(void *addr, size_t old_size, size_t new_size, void *fixed) {
   return r;
 }
 
+/* mremap-move [addr, addr+len) to dst; on EFAULT (the range spans
+ * several kernel mappings, which Linux before 6.17 cannot move at once)
+ * move it by halves.  What cannot be moved is unmapped; *lost counts it. */
+static void os_move(uint8_t *addr, size_t len, uint8_t *dst, size_t *lost, unsigned depth) {
+  void *r;
+#ifdef MM_TEST_MOVE_SPLIT   /* exercise the halving on kernels that need none */
+  if (depth < 3 && len > mm_os_page) { r = MAP_FAILED; errno = EFAULT; } else
+#endif
+  r = mremap(addr, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+  if (r != MAP_FAILED) return;
+  if (errno == EFAULT && len > mm_os_page && depth < 32) {
+    size_t half = (len / 2) & ~(mm_os_page - 1);
+    if (!half) half = mm_os_page;
+    os_move(addr, half, dst, lost, depth + 1);
+    os_move(addr + half, len - half, dst + half, lost, depth + 1);
+    return;
+  }
+  munmap(addr, len);
+  *lost += len;
+}
+
+/* Move the pages of [addr, addr+len) over [dst, dst+len), a part of a
+ * mapping we hold (which they replace), keeping them resident: the kernel
+ * moves page tables, nothing is copied.  Pages that cannot be moved are
+ * unmapped (dst keeps its own there).  Returns the bytes moved. */
+size_t mm_os_move(void *addr, size_t len, void *dst) {
+  int saved = errno;
+  size_t lost = 0;
+  os_move(addr, len, dst, &lost, 0);
+  errno = saved;
+  /* the range at dst was counted when it was mapped */
+  atomic_fetch_sub(&mm_os_stats.mmap_bytes, len);
+  mm_stats_os_changed();
+  return len - lost;
+}
+
 /* write(2) all of it, retrying on EINTR; never allocates.  Returns 0, or
  * -1 when the write failed. */
 int mm_os_write(int fd, const char *s, size_t n) {

@@ -105,14 +105,17 @@ static size_t pool_release_one(mm_segment_t *s) {
   return MM_SEGMENT_SIZE - hdr - mm_os_page;
 }
 
-/* The break can shrink when the pooled segments sit at its very top.
- * A segment is unlinked and accounted before its memory goes. */
+/* The break can shrink when pooled segments that are given back (purged)
+ * sit at its very top; a resident pooled segment stays until its delay
+ * passes like any other (lowering the break at once would make the next
+ * segment fault all its pages again).  A segment is unlinked and
+ * accounted before its memory goes. */
 static void pool_trim_brk(void) {
   bool again = true;
   while (again) {
     again = false;
     for (mm_segment_t *s = mm_pool; s; s = s->next) {
-      if (!s->from_sbrk || !mm_os_sbrk_is_top(s, MM_SEGMENT_SIZE)) continue;
+      if (!s->from_sbrk || !s->purged || !mm_os_sbrk_is_top(s, MM_SEGMENT_SIZE)) continue;
       size_t hdr = mm_align_up(sizeof(mm_segment_t), mm_os_page);
       if (s->purged) atomic_fetch_sub(&mm_os_stats.purged_bytes, MM_SEGMENT_SIZE - hdr - mm_os_page);
       else mm_pool_resident--;
@@ -221,13 +224,14 @@ mm_page_t *mm_segment_page_alloc(mm_heap_t *h, enum mm_kind kind) {
     s = h->segments[kind];
   }
   if (!s) {
-    /* The heap needs a new segment: memory really grows.  What it holds
-     * free and cannot use for this kind of page -- free slots of the other
-     * kind, free blocks inside fragmented pages -- goes back to the kernel
-     * now (at most every 10 ms) rather than after the purge delay.  Slots
-     * this heap could reuse are never purged here (they would fault back). */
+    /* The heap needs a new segment: unless the pool holds a resident one,
+     * memory really grows.  What it holds free and cannot use for this
+     * kind of page -- free slots of the other kind, free blocks inside
+     * fragmented pages, the huge cache -- goes back to the kernel now (at
+     * most every 10 ms) rather than after the purge delay.  Slots this
+     * heap could reuse are never purged here (they would fault back). */
     uint64_t now = mm_clock_ns();
-    if (now - h->last_block_purge_ns >= 10000000u) {
+    if (!mm_load_relaxed(&mm_pool_resident) && now - h->last_block_purge_ns >= 10000000u) {
       h->last_block_purge_ns = now;
       mm_heap_purge_free_blocks(h);
       mm_segment_purge_free_slots(h);
@@ -258,13 +262,16 @@ mm_page_t *mm_segment_page_alloc(mm_heap_t *h, enum mm_kind kind) {
 }
 
 /* Called from the malloc slow path: purge what is due (free page slots of
- * this heap, pooled segments) once the purge delay has passed. */
+ * this heap, pooled segments) once the purge delay has passed, and the
+ * cached huge blocks past their decay. */
 void mm_heap_purge_due(mm_heap_t *h) {
   uint64_t pool_due = atomic_load_explicit(&mm_pool_due, memory_order_relaxed);
-  if (mm_likely(!h->purge_at_ns && !pool_due)) return;
+  uint64_t huge_due = atomic_load_explicit(&mm_huge_due_ns, memory_order_relaxed);
+  if (mm_likely(!h->purge_at_ns && !pool_due && !huge_due)) return;
   /* slow paths come in bursts: read the clock at every 8th */
   if ((++h->purge_tick & 7) != 0 && mm_option(MM_OPT_PURGE_DELAY_MS) != 0) return;
   uint64_t now = mm_clock_ns();
+  if (huge_due && now >= huge_due) mm_huge_cache_purge(false);
   if (h->purge_at_ns && now >= h->purge_at_ns) {
     h->purge_at_ns = 0;
     mm_segment_purge_free_slots(h);

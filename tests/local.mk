@@ -140,3 +140,13 @@ tests_test_rss_SOURCES = tests/test_rss.c
 tests_test_rss_CFLAGS = $(mmtest_cflags)
 tests_test_rss_LDADD = $(mmtest_ldadd)
 tests_test_rss_LDFLAGS = $(mmtest_ldflags)
+
+# the huge block cache: blocks made of cached extents, split, grown, moved
+check_PROGRAMS += tests/test_huge
+if MM_OVERRIDE
+TESTS += tests/test_huge
+endif
+tests_test_huge_SOURCES = tests/test_huge.c
+tests_test_huge_CFLAGS = $(mmtest_cflags)
+tests_test_huge_LDADD = $(mmtest_ldadd)
+tests_test_huge_LDFLAGS = $(mmtest_ldflags)
