@@ -187,9 +187,6 @@ static mm_noinline void free_block_other(mm_segment_t *s, mm_page_t *pg, mm_bloc
   if (s->kind == MM_HUGE) { mm_huge_free(s); return; }
   unsigned c = pg->class_idx;
   b->key = mm_free_key;
-  /* a block of an abandoned segment: the segment becomes ours */
-  if (owner == 0 && me->live && me->foreign[c].cap && mm_segment_adopt(me, s))
-    owner = atomic_load_explicit(&pg->owner, memory_order_relaxed);
   if (mm_owner_heap(owner) == me) {
     if (owner & MM_OWNER_FULL) mm_page_unfull(me, pg);
     b->next = mm_encode(b, pg->free);
@@ -212,7 +209,7 @@ mm_inline void free_block(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, mm_heap
   uintptr_t owner = atomic_load_explicit(&pg->owner, memory_order_relaxed);
   unsigned c = pg->class_idx;
   mm_foreign_t *f = &me->foreign[c];
-  if (mm_unlikely(mm_owner_heap(owner) == me || owner == 0 || f->count >= f->cap)) {
+  if (mm_unlikely(mm_owner_heap(owner) == me || f->count >= f->cap)) {
     free_block_other(s, pg, b, me, owner);
     return;
   }
@@ -232,16 +229,14 @@ mm_inline void free_block(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, mm_heap
  * of anything at all in the slow mode (valgrind, MYMALLOC_CHECK=full).
  * The same two checks as the fast path, then free_block. */
 mm_noinline void mm_free_remote(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, mm_heap_t *h) {
-  if (mm_unlikely(mm_slow_mode || pg->class_idx == MM_HUGE_CLASS)) {
+  if (mm_unlikely(mm_slow_mode || !MM_HARDEN || pg->class_idx == MM_HUGE_CLASS)) {
     mm_free_generic(s, pg, b, "free");
     return;
   }
-#if MM_HARDEN
   if (mm_unlikely(!mm_is_block_start(pg, b) || b->key == mm_free_key)) {
     mm_free_invalid(b);
     return;
   }
-#endif
   free_block(s, pg, b, h);
 }
 

@@ -228,7 +228,6 @@ struct mm_segment_s {
   uint8_t page_shift;             /* log2 page size; 63 for huge */
   uint8_t from_sbrk;              /* sbrk memory: never munmap */
   uint8_t purged;                 /* free pages were given back (pool) */
-  uint8_t abandoned;              /* on the abandoned list (segment lock) */
   uint32_t npages;                /* page slots (incl. those in the header) */
   uint32_t used_pages;            /* slots in use */
   uint64_t free_slots;            /* bit i: slot i is free */
@@ -488,7 +487,6 @@ void mm_segment_page_free(mm_heap_t *h, mm_page_t *pg);
 void mm_segmap_set(const mm_segment_t *s, bool on);
 void mm_heap_abandon(mm_heap_t *h);
 bool mm_segment_try_adopt(mm_heap_t *h);
-bool mm_segment_adopt(mm_heap_t *h, mm_segment_t *s);
 size_t mm_segment_pool_purge(bool force);
 void mm_heap_purge_due(mm_heap_t *h);
 void mm_heap_purge_free_blocks(mm_heap_t *h);

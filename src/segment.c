@@ -194,7 +194,6 @@ mm_segment_t *mm_segment_alloc(mm_heap_t *h, enum mm_kind kind) {
     atomic_fetch_add(&mm_os_stats.segments, 1);
   }
   s->purged = 0;
-  s->abandoned = 0;
   segment_init_header(s, kind, fresh);
   mm_segmap_set(s, true);      /* (again: a pooled segment may change kind) */
   s->heap = h;
@@ -372,7 +371,6 @@ void mm_heap_abandon(mm_heap_t *h) {
         }
         pthread_mutex_lock(&mm_segment_lock);
         seg_push(&mm_abandoned, s);
-        s->abandoned = 1;
         pthread_mutex_unlock(&mm_segment_lock);
         atomic_fetch_add(&mm_os_stats.segments_abandoned, 1);
       }
@@ -380,8 +378,14 @@ void mm_heap_abandon(mm_heap_t *h) {
   }
 }
 
-/* The pages of s (just taken off the abandoned list) become h's. */
-static void adopt_into(mm_heap_t *h, mm_segment_t *s) {
+/* Take one abandoned segment into h.  Returns false when there is none. */
+bool mm_segment_try_adopt(mm_heap_t *h) {
+  if (!atomic_load_explicit(&mm_os_stats.segments_abandoned, memory_order_relaxed)) return false;  /* peek; the lock decides */
+  pthread_mutex_lock(&mm_segment_lock);
+  mm_segment_t *s = mm_abandoned;
+  if (s) seg_remove(&mm_abandoned, s);
+  pthread_mutex_unlock(&mm_segment_lock);
+  if (!s) return false;
   atomic_fetch_sub(&mm_os_stats.segments_abandoned, 1);
   s->heap = h;
   seg_push(s->free_slots ? &h->segments[s->kind] : &h->segments_full[s->kind], s);
@@ -406,31 +410,7 @@ static void adopt_into(mm_heap_t *h, mm_segment_t *s) {
       if (last) break;   /* no other used page is left to scan */
     }
   }
-}
-
-/* Take one abandoned segment into h.  Returns false when there is none. */
-bool mm_segment_try_adopt(mm_heap_t *h) {
-  if (!atomic_load_explicit(&mm_os_stats.segments_abandoned, memory_order_relaxed)) return false;  /* peek; the lock decides */
-  pthread_mutex_lock(&mm_segment_lock);
-  mm_segment_t *s = mm_abandoned;
-  if (s) { seg_remove(&mm_abandoned, s); s->abandoned = 0; }
-  pthread_mutex_unlock(&mm_segment_lock);
-  if (!s) return false;
-  adopt_into(h, s);
   return true;
-}
-
-/* A thread frees a block of the abandoned segment s: s becomes its own
- * (as mimalloc's reclaim on free), so that its later frees there are
- * local.  False when another thread took it first.  The caller's block
- * keeps its page used, so s stays. */
-bool mm_segment_adopt(mm_heap_t *h, mm_segment_t *s) {
-  pthread_mutex_lock(&mm_segment_lock);
-  bool mine = s->abandoned;
-  if (mine) { seg_remove(&mm_abandoned, s); s->abandoned = 0; }
-  pthread_mutex_unlock(&mm_segment_lock);
-  if (mine) adopt_into(h, s);
-  return mine;
 }
 
 /* ---- fork ------------------------------------------------------------------------ */
