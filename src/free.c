@@ -229,14 +229,16 @@ mm_inline void free_block(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, mm_heap
  * of anything at all in the slow mode (valgrind, MYMALLOC_CHECK=full).
  * The same two checks as the fast path, then free_block. */
 mm_noinline void mm_free_remote(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, mm_heap_t *h) {
-  if (mm_unlikely(mm_slow_mode || !MM_HARDEN || pg->class_idx == MM_HUGE_CLASS)) {
+  if (mm_unlikely(mm_slow_mode || pg->class_idx == MM_HUGE_CLASS)) {
     mm_free_generic(s, pg, b, "free");
     return;
   }
+#if MM_HARDEN
   if (mm_unlikely(!mm_is_block_start(pg, b) || b->key == mm_free_key)) {
     mm_free_invalid(b);
     return;
   }
+#endif
   free_block(s, pg, b, h);
 }
 

@@ -35,10 +35,12 @@
  * malloc (alloc.c): for n <= 1 KiB, page = heap->fast[(n + 15) >> 4]
  *   (one slot per 16 bytes, each pointing at the direct page of its class,
  *   so the fast path needs no class lookup); pop page->free.  No lock, no
- *   atomic.  When the list is empty, mm_malloc_generic() (noinline) refills: it collects
- *   the page's cross-thread list, carves fresh blocks, moves to another
- *   page of the class, takes a free page slot from one of the heap's
- *   segments, adopts an abandoned segment, or gets a new segment.
+ *   atomic.  When the list is empty (or the slots point at the empty page
+ *   because the class has foreign blocks waiting), mm_malloc_small() /
+ *   mm_malloc_generic() (noinline): pop a foreign block first, else
+ *   collect the page's cross-thread list, carve fresh blocks, move to
+ *   another page of the class, take a free page slot from one of the
+ *   heap's segments, adopt an abandoned segment, or get a new segment.
  *
  * free (free.c): the segment map (segment.c, one byte per 4 MiB of
  *   address space) gives the page shift of the segment p lies in, or 0 when
@@ -47,11 +49,12 @@
  *   thread's heap: check that p is a block start and not already free
  *   (below), push on page->free.
  *   Otherwise (another thread's page, a full page, a huge block, an
- *   abandoned segment) mm_free_generic(): a block of another heap's page
- *   goes to this thread's "foreign cache" of its class (bounded, 32 KiB),
- *   which this thread's malloc slow path reuses first, while the block is
- *   hot in this core's cache; when that cache is full, an atomic push on
- *   page->xfree, which the owner collects when it needs blocks.
+ *   abandoned segment) mm_free_remote(): the same two checks, then a
+ *   block of another heap's page goes to this thread's "foreign cache" of
+ *   its class (bounded, 32 KiB), which this thread's next mallocs of the
+ *   class take first, while the block is hot in this core's cache; when
+ *   that cache is full, an atomic push on page->xfree, which the owner
+ *   collects when it needs blocks.  Huge blocks and the slow mode take mm_free_generic() (full checks).
  *
  * A huge block aligned to 4 MiB or more sits exactly at the end of the
  * first 4 MiB of its mapping; its granule is not in the map, so free()
