@@ -10,6 +10,7 @@
 #   make bench                  the full benchmark; writes bench/results/
 #   make bench-quick            under 2 minutes (what CI runs)
 #   make bench BENCH_FLAGS='--only small-2t,larson --runs 3'
+#   make bench-hardening        the cost of the hardening (callgrind)
 
 bench_programs = bench/small bench/larson bench/prodcons bench/falseshare \
 	bench/fragment bench/realloc bench/large bench/pairs bench/measure
@@ -45,7 +46,7 @@ bench_pairs_LDADD = $(bench_ldadd)
 bench_measure_SOURCES = bench/measure.c
 bench_measure_CFLAGS = $(bench_cflags)
 
-EXTRA_DIST += bench/run bench/alloc.py bench/sqlite.sql bench/README.md
+EXTRA_DIST += bench/run bench/alloc.py bench/sqlite.sql bench/README.md bench/hardening-cost
 
 BENCH_FLAGS =
 bench_run = $(srcdir)/bench/run --bindir=bench --lib=src/.libs/libmymalloc.so.0
@@ -59,4 +60,8 @@ bench-quick: $(bench_programs) src/libmymalloc.la
 bench-check:
 	$(srcdir)/bench/run --check
 
-.PHONY: bench bench-quick bench-check
+# what the hardening costs, in instructions (callgrind), per workload
+bench-hardening: $(bench_programs) src/libmymalloc.la
+	$(srcdir)/bench/hardening-cost --bindir=bench
+
+.PHONY: bench bench-quick bench-check bench-hardening

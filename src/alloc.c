@@ -27,8 +27,11 @@ const uint32_t mm_class_size[MM_NCLASSES] = { MM_CLASSES(SIZE) };
 #define MAGIC(s) UINT64_MAX / (s) + 1,
 const uint64_t mm_class_magic[MM_NCLASSES] = { MM_CLASSES(MAGIC) };
 
-/* the foreign cache holds 32 KiB of a class, 8 to 512 blocks */
-#define FCAP(s) (32768 / (s) < 8 ? 8 : 32768 / (s) > 512 ? 512 : 32768 / (s)),
+/* the foreign cache holds 32 KiB of a class, 8 to 512 blocks; none of
+ * blocks smaller than a cache line: reused by the thread that freed
+ * them, they would share lines with their neighbours' threads (passive
+ * false sharing, Hoard's cache-scratch test); they go back to their owner */
+#define FCAP(s) ((s) < 64 ? 0 : 32768 / (s) < 8 ? 8 : 32768 / (s) > 512 ? 512 : 32768 / (s)),
 const uint16_t mm_foreign_cap[MM_NCLASSES] = { MM_CLASSES(FCAP) };
 
 /* mm_class_lookup[(n + 15) >> 4] is the class of n for n <= 1024

@@ -188,7 +188,8 @@ _Static_assert(MM_SEGMENT_SIZE >> 16 <= 64, "free_slots is a 64-bit mask");
 #define MM_NSLOTS            (MM_LOOKUP_MAX / 16 + 1)  /* heap->fast[] */
 
 /* ---- data structures ------------------------------------------------------ */
-/* (the foreign cache of a class holds at most 32 KiB, and 8..512 blocks) */
+/* (the foreign cache of a class holds at most 32 KiB, and 8..512 blocks;
+ * none for blocks under 64 bytes) */
 typedef struct mm_block_s   mm_block_t;
 typedef struct mm_page_s    mm_page_t;
 typedef struct mm_segment_s mm_segment_t;
