@@ -208,9 +208,9 @@ struct __attribute__((aligned(64))) mm_page_s {   /* 128 bytes, 2 cache lines */
   _Atomic(uintptr_t) owner;       /* heap, heap|1 on the full list, or 0 */
   uint8_t *start;                 /* first block */
   uint64_t magic;                 /* UINT64_MAX / block_size + 1 (Lemire) */
+  uint64_t limit;                 /* bytes carved: reserved * block_size */
   _Atomic(uintptr_t) xfree;       /* blocks freed by other threads, with
                                      their count in the top 16 bits */
-  uint32_t limit;                 /* bytes carved: reserved * block_size */
   uint32_t block_size;            /* 0: the page slot is not in use */
   uint8_t class_idx;              /* size class (MM_HUGE_CLASS for huge) */
   uint8_t in_full;                /* on the heap's full list */
@@ -385,7 +385,7 @@ mm_inline mm_page_t *mm_page_of(mm_segment_t *s, const void *p) {
  * off % size == 0 iff off * magic mod 2^64 < magic) and one compare. */
 mm_inline bool mm_is_block_start(const mm_page_t *pg, const void *p) {
   uint64_t off = (uint64_t)((uintptr_t)p - (uintptr_t)pg->start);
-  return off * pg->magic < pg->magic && off < pg->limit;
+  return off < pg->limit && off * pg->magic < pg->magic;
 }
 
 /* Lists end with the base of the segment their blocks are in (I7), so

@@ -43,7 +43,7 @@ static void page_carve(mm_page_t *pg) {
   }
   pg->free = tail;
   pg->reserved = (uint16_t)(pg->reserved + n);
-  pg->limit = (uint32_t)(pg->reserved * bsize);
+  pg->limit = (uint64_t)pg->reserved * bsize;
 }
 
 /* Move the blocks other threads freed onto the owner's list.  When the
