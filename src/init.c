@@ -150,7 +150,7 @@ static uint8_t *mm_heap_chunk, *mm_heap_chunk_end;   /* untouched structures */
 static mm_heap_t *heap_struct_alloc(void) {
   mm_heap_t *h = mm_heap_pool;
   if (h) { mm_heap_pool = h->next_heap; return h; }
-  if (mm_heap_chunk + sizeof(mm_heap_t) > mm_heap_chunk_end) {
+  if ((size_t)(mm_heap_chunk_end - mm_heap_chunk) < sizeof(mm_heap_t)) {   /* (both NULL at first) */
     size_t sz = mm_align_up(sizeof(mm_heap_t) * 16, mm_os_page);
     uint8_t *chunk = mm_os_mmap(sz);
     if (!chunk) return NULL;

@@ -61,7 +61,9 @@
  * finds it on the slow path through (p - 1) (mimalloc does the same).
  *
  * ==========================================================================
- * Hardening (on by default; --disable-hardening only to measure its cost)
+ * Hardening (on by default; --disable-hardening only to measure its cost:
+ * it compiles out the checks of free's fast and remote paths, so a bad
+ * pointer there is not caught)
  * ==========================================================================
  *
  *  - Free lists are singly linked through the first word of each free
