@@ -159,6 +159,8 @@ static void cache_remove(mm_segment_t *e) {
 /* Cache [addr, addr+size) as a piece. */
 static void piece_make(uint8_t *addr, size_t size, uint64_t freed_at) {
   mm_segment_t *e = (mm_segment_t *)addr;
+  /* the header lies in what memcheck knows as a freed block */
+  mm_vg_undefined(addr, offsetof(mm_segment_t, pages));
   e->cookie = 0;
   e->kind = MM_HUGE;
   e->huge_align_off = 0;
