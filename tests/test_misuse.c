@@ -11,7 +11,10 @@
  *   address and of a pointer into a static array; realloc of a stack
  *   address, of a pointer inside a block, and of a freed block; a block
  *   freed by another thread then freed again (both directions); a huge
- *   block freed by another thread then freed again.
+ *   block freed by another thread then freed again; a freed block's link
+ *   overwritten (the next malloc stops); and with MYMALLOC_CHECK=full (in
+ *   a fresh process, which reads the option at start) a write into a
+ *   freed block (malloc stops) and a write past a block (free stops).
  * Skipped under valgrind.
  */
 #include "config.h"
@@ -181,6 +184,51 @@ static void cross_thread_double_free_huge(void) {
   free_fn(p);
 }
 
+/* A freed block's link overwritten (a use after free): the malloc that
+ * follows the link must stop. */
+static void corrupt_link(void) {
+  char *a = malloc(64), *b = malloc(64);
+  free_fn(b);
+  free_fn(a);                          /* a is first, its link leads to b */
+  memset(launder(a), 0x41, 8);         /* the link */
+  bad_ptr = a;
+  char *volatile c = malloc(64);       /* pops a: the link is checked */
+  (void)c;
+}
+
+/* MYMALLOC_CHECK=full cases run in a fresh process (the option is read at
+ * start): argv[0] --full NAME FD, with the variable set. */
+static char *self_path;
+static int ptr_fd_for_exec(void);
+static void exec_full(const char *name) {
+  char fd[16];
+  snprintf(fd, sizeof(fd), "%d", ptr_fd_for_exec());
+  char *argv[] = { self_path, (char *)"--full", (char *)name, fd, NULL };
+  setenv("MYMALLOC_CHECK", "full", 1);
+  execv("/proc/self/exe", argv);
+  _exit(3);
+}
+static void full_uaf(void) { exec_full("uaf"); }
+static void full_overflow(void) { exec_full("overflow"); }
+
+/* run in the exec'd process */
+static void full_case(const char *name) {
+  if (strcmp(name, "uaf") == 0) {
+    char *p = malloc(64);
+    free_fn(p);
+    ((volatile char *)p)[40] = 1;       /* written after free */
+    bad_ptr = p;
+    char *volatile q = malloc(64);      /* takes p back: the fill is checked */
+    (void)q;
+  } else {
+    char *p = malloc(64);
+    size_t u = malloc_usable_size(p);
+    ((volatile char *)p)[u] = 1;        /* one byte past the usable size */
+    bad_ptr = p;
+    free_fn(p);                          /* the canary is checked */
+  }
+}
+
 struct misuse {
   const char *name;
   void (*fn)(void);
@@ -204,12 +252,16 @@ static const struct misuse cases[] = {
   { "double free of a dead thread's block", cross_thread_double_free2, "free()" },
   { "cross-thread double free (other thread second)", cross_thread_double_free3, "free()" },
   { "cross-thread double free of a huge block", cross_thread_double_free_huge, "free()" },
+  { "corrupted free-list link (write after free)", corrupt_link, "malloc()" },
+  { "MYMALLOC_CHECK=full: write after free", full_uaf, "malloc()" },
+  { "MYMALLOC_CHECK=full: write past the block", full_overflow, "free()" },
 };
 
 /* In the child, SIGABRT first sends the pointer the case misused (bad_ptr,
  * set just before the misuse) on a pipe, then kills it as usual.  Only
  * write(2) and raise(3): async-signal-safe, and no allocation. */
 static int ptr_fd = -1;
+static int ptr_fd_for_exec(void) { return ptr_fd; }
 static void on_abort(int sig) {
   (void)sig;
   char buf[32], tmp[20];
@@ -291,7 +343,17 @@ static void run_case(const struct misuse *c) {
   if (aborted && nlines == 1) printf("test_misuse: %-52s %s", c->name, out);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  if (argc == 4 && strcmp(argv[1], "--full") == 0) {
+    ptr_fd = atoi(argv[3]);
+    signal(SIGABRT, on_abort);
+    full_case(argv[2]);
+    static const char msg[] = "RETURNED\n";
+    ssize_t w = write(ptr_fd, msg, sizeof(msg) - 1);
+    (void)w;
+    _exit(0);
+  }
+  self_path = argv[0];
   if (th_under_valgrind()) {
     printf("test_misuse: SKIP under valgrind\n");
     return 77;
