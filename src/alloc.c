@@ -1,9 +1,10 @@
 /*
  * alloc.c -- malloc, calloc, realloc and the size-class tables.
  *
- * The fast path (mm_malloc) is a pop from the thread heap's direct page:
- * TLS load, class lookup, two loads, the link check, two stores and the
- * request counter.  Everything else is in mm_malloc_generic (noinline).
+ * The fast path (mm_malloc) is a pop from the page of heap->fast[slot]:
+ * TLS load, two loads, the link check, the stores and the request
+ * counter, 20 instructions.  Everything else is in mm_malloc_small and
+ * mm_malloc_generic (noinline).
  */
 #include "internal.h"
 
@@ -42,12 +43,6 @@ const uint8_t mm_class_lookup[MM_LOOKUP_MAX / 16 + 1] = {
   16, 16, 17, 17, 17, 17, 17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 18, 18,
   19, 19, 19, 19, 19, 19, 19, 19,
 };
-
-#if MM_STATS
-#define mm_count(x) ((x)++)
-#else
-#define mm_count(x) ((void)(x))
-#endif
 
 /* Pop b, the first block of pg's list (not empty).  The link must decode
  * to an address in b's own segment (I7): next ^ b is then below 4 MiB, and

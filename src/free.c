@@ -13,11 +13,12 @@
 #include <errno.h>
 #include <string.h>
 
-#if MM_STATS
-#define mm_count(x) ((x)++)
-#else
-#define mm_count(x) ((void)(x))
-#endif
+/* Push b (valid, key written) on pg, a page of h's own. */
+mm_inline void page_push(mm_heap_t *h, mm_page_t *pg, mm_block_t *b) {
+  b->next = mm_encode(b, pg->free);
+  pg->free = b;
+  if (mm_unlikely(--pg->used == 0)) mm_page_emptied(h, pg);
+}
 
 /* One line on stderr, then abort.  Never allocates. */
 mm_noreturn mm_cold void mm_corrupt(const char *fn, const void *p, const char *what) {
@@ -51,16 +52,14 @@ const char mm_msg_freed[] = "double free (block is already free)";
  * at the end of its header's 4 MiB) the huge segment of p - 1. */
 static bool find_page(const void *p, mm_segment_t **sp, mm_page_t **pgp) {
   unsigned shift = mm_segmap_shift(p);
-  mm_segment_t *s;
   if (shift) {
-    s = (mm_segment_t *)((uintptr_t)p & ~(uintptr_t)MM_SEGMENT_MASK);
-    *pgp = &s->pages[((uintptr_t)p & MM_SEGMENT_MASK) >> shift];
-  } else {
-    s = mm_segment_of(p);
-    if (!mm_segmap_has(s) || s->kind != MM_HUGE) return false;
-    *pgp = &s->pages[0];
+    *pgp = mm_page_by_map(p, shift, sp);
+    return true;
   }
+  mm_segment_t *s = mm_segment_of(p);
+  if (!mm_segmap_has(s) || s->kind != MM_HUGE) return false;
   *sp = s;
+  *pgp = &s->pages[0];
   return true;
 }
 
@@ -93,8 +92,8 @@ const char *mm_check_block(mm_segment_t *s, mm_page_t *pg, const void *p) {
 void mm_free(void *p) {
   unsigned shift = mm_segmap_shift(p);
   if (mm_likely(shift != 0)) {
-    mm_segment_t *s = (mm_segment_t *)((uintptr_t)p & ~(uintptr_t)MM_SEGMENT_MASK);
-    mm_page_t *pg = &s->pages[((uintptr_t)p & MM_SEGMENT_MASK) >> shift];
+    mm_segment_t *s;
+    mm_page_t *pg = mm_page_by_map(p, shift, &s);
     __asm__("" : "+r"(pg));   /* computed once (gcc would redo it per field) */
     mm_heap_t *h = mm_heap_tls;
     mm_block_t *b = (mm_block_t *)p;
@@ -106,10 +105,8 @@ void mm_free(void *p) {
       }
       b->key = mm_free_key;
 #endif
-      b->next = mm_encode(b, pg->free);
-      pg->free = b;
       mm_count(h->nfree[pg->class_idx]);
-      if (mm_unlikely(--pg->used == 0)) mm_page_emptied(h, pg);
+      page_push(h, pg, b);
       return;
     }
     mm_free_remote(s, pg, b, h);
@@ -162,10 +159,8 @@ void mm_foreign_flush(mm_heap_t *h) {
       uintptr_t owner = atomic_load_explicit(&pg->owner, memory_order_relaxed);
       if (mm_owner_heap(owner) == h) {
         if (owner & MM_OWNER_FULL) mm_page_unfull(h, pg);
-        b->next = mm_encode(b, pg->free);
-        pg->free = b;
         h->foreign[c].ncollected++;   /* it was counted as a remote free */
-        if (--pg->used == 0) mm_page_emptied(h, pg);
+        page_push(h, pg, b);
       } else {
         mm_xfree_push(pg, b);
       }
@@ -174,25 +169,21 @@ void mm_foreign_flush(mm_heap_t *h) {
   }
 }
 
-/* A valid block leaves the program: a huge block goes to huge.c; a block
- * of our own page (on the full list, or in the slow mode) back on its
+/* A valid small or medium block leaves the program: a block of our own
+ * page (on the full list, or in the slow mode) back on its
  * page; a block of another heap's page (or an abandoned one) to this
  * thread's cache of foreign blocks, where this thread's next malloc of
  * its class takes it while it is still hot in this core's cache (the
  * page's owner sees it as used meanwhile); when that cache is full, or
  * the thread has no heap, onto its page's xfree list for the owner.
  * free_block does the foreign cache, free_block_other the rest. */
-static mm_noinline void free_block_other(mm_segment_t *s, mm_page_t *pg, mm_block_t *b,
-                                         mm_heap_t *me, uintptr_t owner) {
-  if (s->kind == MM_HUGE) { mm_huge_free(s); return; }
+static mm_noinline void free_block_other(mm_page_t *pg, mm_block_t *b, mm_heap_t *me, uintptr_t owner) {
   unsigned c = pg->class_idx;
   b->key = mm_free_key;
   if (mm_owner_heap(owner) == me) {
     if (owner & MM_OWNER_FULL) mm_page_unfull(me, pg);
-    b->next = mm_encode(b, pg->free);
-    pg->free = b;
     mm_count(me->nfree[c]);
-    if (--pg->used == 0) mm_page_emptied(me, pg);
+    page_push(me, pg, b);
     return;
   }
   mm_xfree_push(pg, b);
@@ -205,12 +196,12 @@ static mm_noinline void free_block_other(mm_segment_t *s, mm_page_t *pg, mm_bloc
 /* me: the calling thread's heap (maybe mm_heap_empty).  The foreign cache
  * of me takes the block unless it is full (cap is 0 for mm_heap_empty and
  * a dying heap); anything else is free_block_other's. */
-mm_inline void free_block(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, mm_heap_t *me) {
+mm_inline void free_block(mm_page_t *pg, mm_block_t *b, mm_heap_t *me) {
   uintptr_t owner = atomic_load_explicit(&pg->owner, memory_order_relaxed);
   unsigned c = pg->class_idx;
   mm_foreign_t *f = &me->foreign[c];
   if (mm_unlikely(mm_owner_heap(owner) == me || f->count >= f->cap)) {
-    free_block_other(s, pg, b, me, owner);
+    free_block_other(pg, b, me, owner);
     return;
   }
   b->key = mm_free_key;
@@ -239,7 +230,7 @@ mm_noinline void mm_free_remote(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, m
     return;
   }
 #endif
-  free_block(s, pg, b, h);
+  free_block(pg, b, h);
 }
 
 /* Every free that the fast path does not finish, with the full checks. */
@@ -248,9 +239,8 @@ mm_noinline void mm_free_generic(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, 
   if (err) mm_corrupt(fn, b, err);
   mm_vg_free(b);
   if (pg->checked) mm_check_on_free(pg, b, fn);
-  mm_heap_t *me = mm_heap_tls;
-  if (s->kind == MM_HUGE) free_block_other(s, pg, b, me, 0);
-  else free_block(s, pg, b, me);
+  if (s->kind == MM_HUGE) mm_huge_free(s);
+  else free_block(pg, b, mm_heap_tls);
 }
 
 MM_EXPORT_AS(mm_free, mymalloc_free)

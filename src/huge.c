@@ -134,17 +134,13 @@ static void cache_publish(void) {
 }
 
 static void cache_link(mm_segment_t *e) {
-  e->prev = NULL;
-  e->next = mm_huge_cache;
-  if (mm_huge_cache) mm_huge_cache->prev = e;
-  mm_huge_cache = e;
+  mm_seg_push(&mm_huge_cache, e);
   mm_huge_cache_bytes += e->size;
   mm_huge_cache_count++;
 }
 
 static void cache_unlink(mm_segment_t *e) {
-  if (e->prev) e->prev->next = e->next; else mm_huge_cache = e->next;
-  if (e->next) e->next->prev = e->prev;
+  mm_seg_remove(&mm_huge_cache, e);
   mm_huge_cache_bytes -= e->size;
   mm_huge_cache_count--;
 }

@@ -357,6 +357,26 @@ mm_inline mm_heap_t *mm_owner_heap(uintptr_t owner) {
 #endif
 
 /* ---- small inline helpers ------------------------------------------------------ */
+/* The request counters of the fast paths (compiled out by --disable-stats). */
+#if MM_STATS
+#define mm_count(x) ((x)++)
+#else
+#define mm_count(x) ((void)(x))
+#endif
+
+/* Segments on a doubly linked list through next/prev (a heap's lists, the
+ * pool, the abandoned list, the huge cache). */
+mm_inline void mm_seg_push(mm_segment_t **head, mm_segment_t *s) {
+  s->prev = NULL;
+  s->next = *head;
+  if (*head) (*head)->prev = s;
+  *head = s;
+}
+mm_inline void mm_seg_remove(mm_segment_t **head, mm_segment_t *s) {
+  if (s->prev) s->prev->next = s->next; else *head = s->next;
+  if (s->next) s->next->prev = s->prev;
+  s->next = s->prev = NULL;
+}
 mm_inline unsigned mm_size_class(size_t n) {
   if (mm_likely(n <= MM_LOOKUP_MAX)) return mm_class_lookup[(n + 15) >> 4];
   size_t m = n - 1;
@@ -381,6 +401,13 @@ mm_inline bool mm_segmap_has(const mm_segment_t *s) { return mm_segmap_shift(s) 
 
 mm_inline mm_page_t *mm_page_of(mm_segment_t *s, const void *p) {
   return &s->pages[((uintptr_t)p - (uintptr_t)s) >> s->page_shift];
+}
+
+/* The segment and page of p, given shift = mm_segmap_shift(p) != 0. */
+mm_inline mm_page_t *mm_page_by_map(const void *p, unsigned shift, mm_segment_t **sp) {
+  mm_segment_t *s = (mm_segment_t *)((uintptr_t)p & ~(uintptr_t)MM_SEGMENT_MASK);
+  *sp = s;
+  return &s->pages[((uintptr_t)p & MM_SEGMENT_MASK) >> shift];
 }
 
 /* Is p the start of a block pg has carved?  One multiply (Lemire:
@@ -448,7 +475,6 @@ void *mm_malloc_aligned(size_t n, size_t align);
 void *mm_calloc(size_t nmemb, size_t size);
 void *mm_realloc(void *p, size_t n);
 size_t mm_usable_size(void *p);
-mm_block_t *mm_page_pop_slow(mm_heap_t *h, mm_page_t *pg);
 
 /* posix.c */
 int mm_stats_print(int fd, const char *format);
@@ -489,6 +515,7 @@ size_t mm_heap_release_empty(mm_heap_t *h, bool all);
 mm_segment_t *mm_segment_alloc(mm_heap_t *h, enum mm_kind kind);
 void mm_segment_free(mm_segment_t *s);
 mm_page_t *mm_segment_page_alloc(mm_heap_t *h, enum mm_kind kind);
+void mm_segment_slot_area(const mm_segment_t *s, uint32_t i, uint8_t **start, uint8_t **end);
 void mm_segment_page_free(mm_heap_t *h, mm_page_t *pg);
 void mm_segmap_set(const mm_segment_t *s, bool on);
 void mm_heap_abandon(mm_heap_t *h);

@@ -76,12 +76,11 @@ static mm_page_t *page_new(mm_heap_t *h, unsigned c) {
   size_t bsize = mm_class_size[c];
   mm_page_t *pg = mm_segment_page_alloc(h, bsize <= MM_SMALL_MAX ? MM_SMALL : MM_MEDIUM);
   if (!pg) return NULL;
-  mm_segment_t *s = mm_segment_of(pg);
-  uint8_t *end = (uint8_t *)s + (((size_t)pg->index + 1) << s->page_shift);
-  if (end > (uint8_t *)s + MM_SEGMENT_SIZE - mm_os_page) end = (uint8_t *)s + MM_SEGMENT_SIZE - mm_os_page;
+  uint8_t *start, *end;
+  mm_segment_slot_area(mm_segment_of(pg), pg->index, &start, &end);
   pg->block_size = (uint32_t)bsize;
   pg->class_idx = (uint8_t)c;
-  pg->capacity = (uint16_t)((size_t)(end - pg->start) / bsize);
+  pg->capacity = (uint16_t)((size_t)(end - start) / bsize);
   pg->reserved = 0;
   pg->limit = 0;
   pg->magic = mm_class_magic[c];

@@ -28,21 +28,10 @@ void mm_segmap_set(const mm_segment_t *s, bool on) {
   __atomic_store_n(&mm_segmap[i], on ? s->page_shift : 0, __ATOMIC_RELEASE);
 }
 
-/* ---- list helpers (doubly linked through next/prev) ---------------------- */
-static void seg_push(mm_segment_t **head, mm_segment_t *s) {
-  s->prev = NULL;
-  s->next = *head;
-  if (*head) (*head)->prev = s;
-  *head = s;
-}
-static void seg_remove(mm_segment_t **head, mm_segment_t *s) {
-  if (s->prev) s->prev->next = s->next; else *head = s->next;
-  if (s->next) s->next->prev = s->prev;
-  s->next = s->prev = NULL;
-}
-
 /* ---- page slot geometry ----------------------------------------------------- */
-static void slot_area(const mm_segment_t *s, uint32_t i, uint8_t **start, uint8_t **end) {
+/* Where the blocks of page slot i may lie: after the header, before the
+ * guard page at the segment's end. */
+void mm_segment_slot_area(const mm_segment_t *s, uint32_t i, uint8_t **start, uint8_t **end) {
   uint8_t *base = (uint8_t *)s;
   uint8_t *st = base + ((size_t)i << s->page_shift);
   uint8_t *en = st + ((size_t)1 << s->page_shift);
@@ -55,7 +44,7 @@ static void slot_area(const mm_segment_t *s, uint32_t i, uint8_t **start, uint8_
 
 static size_t slot_purge_size(const mm_segment_t *s, uint32_t i) {
   uint8_t *st, *en;
-  slot_area(s, i, &st, &en);
+  mm_segment_slot_area(s, i, &st, &en);
   uint8_t *a = (uint8_t *)mm_align_up((uintptr_t)st, mm_os_page);
   return en > a ? (size_t)(en - a) : 0;
 }
@@ -74,7 +63,7 @@ static void segment_init_header(mm_segment_t *s, enum mm_kind kind, bool fresh) 
   if (!fresh) memset(s->pages, 0, sizeof(s->pages));
   for (uint32_t i = 0; i < s->npages; i++) {
     uint8_t *st, *en;
-    slot_area(s, i, &st, &en);
+    mm_segment_slot_area(s, i, &st, &en);
     /* a slot usable for blocks keeps at least half of its page */
     if ((size_t)(en - st) >= ((size_t)1 << s->page_shift) / 2) {
       s->free_slots |= (uint64_t)1 << i;
@@ -88,7 +77,7 @@ static void segment_init_header(mm_segment_t *s, enum mm_kind kind, bool fresh) 
 static size_t pool_release_one(mm_segment_t *s) {
   size_t hdr = mm_align_up(sizeof(mm_segment_t), mm_os_page);
   if (!s->from_sbrk) {
-    seg_remove(&mm_pool, s);
+    mm_seg_remove(&mm_pool, s);
     if (mm_pool_tail == s) mm_pool_tail = s->prev;
     if (!s->purged) mm_pool_resident--;
     mm_segmap_set(s, false);
@@ -120,7 +109,7 @@ static void pool_trim_brk(void) {
       if (s->purged) atomic_fetch_sub(&mm_os_stats.purged_bytes, MM_SEGMENT_SIZE - hdr - mm_os_page);
       else mm_pool_resident--;
       if (mm_pool_tail == s) mm_pool_tail = s->prev;
-      seg_remove(&mm_pool, s);
+      mm_seg_remove(&mm_pool, s);
       mm_segmap_set(s, false);
       atomic_fetch_sub(&mm_os_stats.segments, 1);
       /* false only if another sbrk user moved the break just now: the
@@ -166,7 +155,7 @@ mm_segment_t *mm_segment_alloc(mm_heap_t *h, enum mm_kind kind) {
   pthread_mutex_lock(&mm_segment_lock);
   if (mm_pool) {
     s = mm_pool;
-    seg_remove(&mm_pool, s);
+    mm_seg_remove(&mm_pool, s);
     if (!mm_pool) mm_pool_tail = NULL;
     if (s->purged) {
       size_t hdr = mm_align_up(sizeof(mm_segment_t), mm_os_page);
@@ -210,7 +199,7 @@ void mm_segment_free(mm_segment_t *s) {
   s->heap = NULL;
   s->freed_at_ns = mm_clock_ns();
   pthread_mutex_lock(&mm_segment_lock);
-  seg_push(&mm_pool, s);
+  mm_seg_push(&mm_pool, s);
   if (!mm_pool_tail) mm_pool_tail = s;
   mm_pool_resident++;
   pool_purge_locked(false);
@@ -240,7 +229,7 @@ mm_page_t *mm_segment_page_alloc(mm_heap_t *h, enum mm_kind kind) {
     }
     s = mm_segment_alloc(h, kind);
     if (!s) return NULL;
-    seg_push(&h->segments[kind], s);
+    mm_seg_push(&h->segments[kind], s);
   }
   unsigned slot = (unsigned)__builtin_ctzll(s->free_slots);
   s->free_slots &= ~((uint64_t)1 << slot);
@@ -250,12 +239,12 @@ mm_page_t *mm_segment_page_alloc(mm_heap_t *h, enum mm_kind kind) {
   }
   s->used_pages++;
   if (!s->free_slots) {
-    seg_remove(&h->segments[kind], s);
-    seg_push(&h->segments_full[kind], s);
+    mm_seg_remove(&h->segments[kind], s);
+    mm_seg_push(&h->segments_full[kind], s);
   }
   mm_page_t *pg = &s->pages[slot];
   uint8_t *st, *en;
-  slot_area(s, slot, &st, &en);
+  mm_segment_slot_area(s, slot, &st, &en);
   pg->index = (uint8_t)slot;
   pg->start = st;
   return pg;
@@ -293,11 +282,11 @@ void mm_segment_page_free(mm_heap_t *h, mm_page_t *pg) {
   s->free_slots |= (uint64_t)1 << pg->index;
   s->used_pages--;
   if (was_full) {
-    seg_remove(&h->segments_full[s->kind], s);
-    seg_push(&h->segments[s->kind], s);
+    mm_seg_remove(&h->segments_full[s->kind], s);
+    mm_seg_push(&h->segments[s->kind], s);
   }
   if (s->used_pages == 0) {
-    seg_remove(&h->segments[s->kind], s);
+    mm_seg_remove(&h->segments[s->kind], s);
     mm_segment_free(s);
   }
 }
@@ -312,7 +301,7 @@ size_t mm_segment_purge_free_slots(mm_heap_t *h) {
         unsigned i = (unsigned)__builtin_ctzll(todo);
         todo &= todo - 1;
         uint8_t *st, *en;
-        slot_area(s, i, &st, &en);
+        mm_segment_slot_area(s, i, &st, &en);
         uint8_t *a = (uint8_t *)mm_align_up((uintptr_t)st, mm_os_page);
         if (en > a && mm_os_purge(a, (size_t)(en - a)) == 0) {
           s->purged_slots |= (uint64_t)1 << i;
@@ -358,7 +347,7 @@ void mm_heap_abandon(mm_heap_t *h) {
     for (int l = 0; l < 2; l++) {
       while (*lists[l]) {
         mm_segment_t *s = *lists[l];
-        seg_remove(lists[l], s);
+        mm_seg_remove(lists[l], s);
         s->heap = NULL;
         for (uint32_t i = 0; i < s->npages; i++) {
           mm_page_t *pg = &s->pages[i];
@@ -370,7 +359,7 @@ void mm_heap_abandon(mm_heap_t *h) {
           }
         }
         pthread_mutex_lock(&mm_segment_lock);
-        seg_push(&mm_abandoned, s);
+        mm_seg_push(&mm_abandoned, s);
         pthread_mutex_unlock(&mm_segment_lock);
         atomic_fetch_add(&mm_os_stats.segments_abandoned, 1);
       }
@@ -383,12 +372,12 @@ bool mm_segment_try_adopt(mm_heap_t *h) {
   if (!atomic_load_explicit(&mm_os_stats.segments_abandoned, memory_order_relaxed)) return false;  /* peek; the lock decides */
   pthread_mutex_lock(&mm_segment_lock);
   mm_segment_t *s = mm_abandoned;
-  if (s) seg_remove(&mm_abandoned, s);
+  if (s) mm_seg_remove(&mm_abandoned, s);
   pthread_mutex_unlock(&mm_segment_lock);
   if (!s) return false;
   atomic_fetch_sub(&mm_os_stats.segments_abandoned, 1);
   s->heap = h;
-  seg_push(s->free_slots ? &h->segments[s->kind] : &h->segments_full[s->kind], s);
+  mm_seg_push(s->free_slots ? &h->segments[s->kind] : &h->segments_full[s->kind], s);
   for (uint32_t i = 0; i < s->npages; i++) {
     mm_page_t *pg = &s->pages[i];
     if (!pg->block_size) continue;
