@@ -3,7 +3,8 @@
  * stack buffer and out through write(2).  Used by the heap report, the
  * option warnings and the corruption messages.
  */
-#include "internal.h"
+#include "format.h"
+#include "os.h"
 
 #include <string.h>
 
@@ -56,7 +57,7 @@ void mm_buf_pad(mm_buf_t *b, size_t width, size_t used) {
 }
 
 /* "512 B", "1.5 KiB", "12.0 MiB", "3.2 GiB" */
-size_t mm_fmt_size(char *out, uint64_t bytes) {
+static size_t fmt_size(char *out, uint64_t bytes) {
   static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
   unsigned u = 0;
   while (u < 5 && (bytes >> (10 * (u + 1))) != 0) u++;
@@ -73,5 +74,5 @@ size_t mm_fmt_size(char *out, uint64_t bytes) {
 
 void mm_buf_size(mm_buf_t *b, uint64_t bytes) {
   char tmp[40];
-  buf_put(b, tmp, mm_fmt_size(tmp, bytes));
+  buf_put(b, tmp, fmt_size(tmp, bytes));
 }

@@ -38,7 +38,8 @@
  * Only the fields kind, size, huge_align_off, cookie, next, prev and
  * freed_at_ns of an extent's header are used.
  *
- * Bounds (issue 7): the cache holds at most MYMALLOC_HUGE_CACHE_MB bytes
+ * Bounds, so that a program that stops using huge blocks gets its memory
+ * back without calling anything: the cache holds at most MYMALLOC_HUGE_CACHE_MB bytes
  * (the oldest extents are cut first, from their tails) and
  * MM_HUGE_MAX_EXTENTS extents; an extent is unmapped MYMALLOC_HUGE_DECAY_MS
  * after the block it came from was freed (checked by huge frees and by
@@ -48,7 +49,11 @@
  * memory (live + cached) never exceeds the largest live huge total of the
  * last decay period.
  */
-#include "internal.h"
+#include "huge.h"
+#include "options.h"
+#include "os.h"
+#include "segmap.h"
+#include "state.h"
 
 #include <errno.h>
 #include <string.h>
@@ -59,6 +64,7 @@
 #define MM_HUGE_BATCH       16                   /* ranges unmapped per call */
 
 static pthread_mutex_t mm_huge_lock = PTHREAD_MUTEX_INITIALIZER;
+mm_huge_counters_t mm_huge_counters;
 static mm_segment_t *mm_huge_cache;      /* the extents, newest first */
 static size_t mm_huge_cache_bytes;
 static unsigned mm_huge_cache_count;
@@ -101,9 +107,9 @@ static void huge_init(mm_segment_t *s, size_t size, size_t off, size_t n) {
 }
 
 static void huge_account_alloc(size_t usable) {
-  atomic_fetch_add(&mm_os_stats.huge_count, 1);
-  atomic_fetch_add(&mm_os_stats.huge_bytes, usable);
-  atomic_fetch_add(&mm_os_stats.huge_requests, 1);
+  atomic_fetch_add(&mm_huge_counters.count, 1);
+  atomic_fetch_add(&mm_huge_counters.bytes, usable);
+  atomic_fetch_add(&mm_huge_counters.requests, 1);
 }
 
 /* ---- the cache (all of these with mm_huge_lock held) ------------------- */
@@ -116,12 +122,14 @@ static size_t extent_min(const mm_segment_t *e) {
 }
 
 /* When the oldest cached extent is due (0: none cached), for the malloc
- * slow path (mm_heap_purge_due), so that the cache decays also in a
- * program that frees no more huge blocks. */
-_Atomic(uint64_t) mm_huge_due_ns;
+ * slow path (heap.c), so that the cache decays also in a program that
+ * frees no more huge blocks. */
+static _Atomic(uint64_t) mm_huge_due_ns;
+
+uint64_t mm_huge_cache_due(void) { return atomic_load_explicit(&mm_huge_due_ns, memory_order_relaxed); }
 
 static void cache_publish(void) {
-  atomic_store(&mm_os_stats.huge_cached_bytes, mm_huge_cache_bytes);
+  atomic_store(&mm_huge_counters.cached_bytes, mm_huge_cache_bytes);
   uint64_t oldest = UINT64_MAX;
   for (mm_segment_t *e = mm_huge_cache; e; e = e->next)
     if (e->freed_at_ns < oldest) oldest = e->freed_at_ns;
@@ -265,7 +273,6 @@ static unsigned cache_take_parts(size_t need, huge_range_t *parts, huge_batch_t 
 
 static void release(huge_batch_t *b) {
   for (unsigned i = 0; i < b->n; i++) mm_os_munmap(b->r[i].addr, b->r[i].len);
-  if (b->n) mm_stats_os_changed();
   b->n = 0;
 }
 
@@ -273,7 +280,7 @@ static void release(huge_batch_t *b) {
  * mapping (mremap replaces them).  zero: the moved pages are cleared.
  * Returns the bytes moved. */
 static size_t huge_fill(uint8_t *dst, size_t len, bool zero) {
-  if (mm_valgrind || !atomic_load_explicit(&mm_os_stats.huge_cached_bytes, memory_order_relaxed)) return 0;
+  if (mm_on_valgrind() || !atomic_load_explicit(&mm_huge_counters.cached_bytes, memory_order_relaxed)) return 0;
   huge_range_t parts[MM_HUGE_MAX_PARTS];
   huge_batch_t rel;
   rel.n = 0;
@@ -296,9 +303,7 @@ static size_t huge_fill(uint8_t *dst, size_t len, bool zero) {
  * segment, or NULL with s unchanged. */
 static mm_segment_t *mapping_grow(mm_segment_t *s, size_t size) {
   if (mm_os_mremap(s, s->size, size, NULL)) { s->size = size; return s; }
-  size_t mapped;
-  mm_segment_t *dst = mm_os_mmap_aligned(size, MM_SEGMENT_SIZE, &mapped);
-  if (!dst && mm_release_cached()) dst = mm_os_mmap_aligned(size, MM_SEGMENT_SIZE, &mapped);
+  mm_segment_t *dst = mm_os_mmap_aligned(size, MM_SEGMENT_SIZE);
   if (!dst) return NULL;
   mm_segmap_set(s, false);
   /* a block made of moved extents may span several kernel mappings, which
@@ -325,7 +330,7 @@ void *mm_huge_alloc(size_t n, size_t align, bool zero) {
   size &= ~(mm_os_page - 1);
 
   mm_segment_t *s = NULL;
-  if (align <= huge_header_size() && atomic_load_explicit(&mm_os_stats.huge_cached_bytes, memory_order_relaxed)) {
+  if (align <= huge_header_size() && atomic_load_explicit(&mm_huge_counters.cached_bytes, memory_order_relaxed)) {
     pthread_mutex_lock(&mm_huge_lock);
     s = cache_take_fit(size);
     pthread_mutex_unlock(&mm_huge_lock);
@@ -338,15 +343,12 @@ void *mm_huge_alloc(size_t n, size_t align, bool zero) {
     }
   }
   if (align <= MM_SEGMENT_SIZE) {
-    size_t mapped;
-    s = mm_os_mmap_aligned(size, MM_SEGMENT_SIZE, &mapped);
-    if (!s && mm_release_cached()) s = mm_os_mmap_aligned(size, MM_SEGMENT_SIZE, &mapped);
+    s = mm_os_mmap_aligned(size, MM_SEGMENT_SIZE);
   } else {
     /* the block at base + 4 MiB must be a multiple of align */
     size_t extra = align;
     if (size + extra < size) { errno = ENOMEM; return NULL; }
     uint8_t *raw = mm_os_mmap(size + extra);
-    if (!raw && mm_release_cached()) raw = mm_os_mmap(size + extra);
     if (raw) {
       uint8_t *base = (uint8_t *)(mm_align_up((uintptr_t)raw + MM_SEGMENT_SIZE, align) - MM_SEGMENT_SIZE);
       size_t head = (size_t)(base - raw), tail = extra - head;
@@ -370,9 +372,9 @@ void *mm_huge_alloc(size_t n, size_t align, bool zero) {
 void mm_huge_free(mm_segment_t *s) {
   size_t usable = s->size - s->huge_align_off;
   s->pages[0].block_size = 0;   /* free: a second free is detected */
-  atomic_fetch_sub(&mm_os_stats.huge_count, 1);
-  atomic_fetch_sub(&mm_os_stats.huge_bytes, usable);
-  atomic_fetch_add(&mm_os_stats.huge_frees, 1);
+  atomic_fetch_sub(&mm_huge_counters.count, 1);
+  atomic_fetch_sub(&mm_huge_counters.bytes, usable);
+  atomic_fetch_add(&mm_huge_counters.frees, 1);
   huge_batch_t rel;
   rel.n = 0;
   uint64_t now = mm_clock_ns();
@@ -424,7 +426,7 @@ void *mm_huge_realloc(mm_segment_t *s, size_t n) {
   size &= ~(mm_os_page - 1);
   size_t old_usable = s->size - off;
   uint8_t *p = (uint8_t *)s + off;
-  if (mm_valgrind) return NULL;   /* copy, so that memcheck follows */
+  if (mm_on_valgrind()) return NULL;   /* copy, so that memcheck follows */
   if (size == s->size) return p;
   if (size < s->size) {
     if (s->size - size < (s->size >> 2)) return p;   /* keep small shrinks */
@@ -444,7 +446,7 @@ void *mm_huge_realloc(mm_segment_t *s, size_t n) {
     /* the cached extent that follows, if any, is taken without a system
      * call (its front; its header moves up) */
     mm_segment_t *e = NULL;
-    if (atomic_load_explicit(&mm_os_stats.huge_cached_bytes, memory_order_relaxed)) {
+    if (atomic_load_explicit(&mm_huge_counters.cached_bytes, memory_order_relaxed)) {
       pthread_mutex_lock(&mm_huge_lock);
       e = cache_find_at((uint8_t *)s + s->size);
       if (e) {
@@ -461,8 +463,8 @@ void *mm_huge_realloc(mm_segment_t *s, size_t n) {
       }
       pthread_mutex_unlock(&mm_huge_lock);
       if (e) {   /* accounted now: the growth below may still fail */
-        atomic_fetch_add(&mm_os_stats.huge_bytes, s->size - off);
-        atomic_fetch_sub(&mm_os_stats.huge_bytes, old_usable);
+        atomic_fetch_add(&mm_huge_counters.bytes, s->size - off);
+        atomic_fetch_sub(&mm_huge_counters.bytes, old_usable);
         old_usable = s->size - off;
       }
     }
@@ -481,22 +483,11 @@ void *mm_huge_realloc(mm_segment_t *s, size_t n) {
     }
   }
   s->pages[0].block_size = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
-  atomic_fetch_add(&mm_os_stats.huge_bytes, s->size - off);
-  atomic_fetch_sub(&mm_os_stats.huge_bytes, old_usable);
-  mm_stats_os_changed();
+  atomic_fetch_add(&mm_huge_counters.bytes, s->size - off);
+  atomic_fetch_sub(&mm_huge_counters.bytes, old_usable);
   return p;
 }
 
 void mm_huge_fork_prepare(void) { pthread_mutex_lock(&mm_huge_lock); }
 void mm_huge_fork_parent(void) { pthread_mutex_unlock(&mm_huge_lock); }
 void mm_huge_fork_child(void) { pthread_mutex_init(&mm_huge_lock, NULL); }
-
-/* Out of address space or memory: give back what the caches hold (huge
- * cache, segment pool).  Returns true when something was released, so
- * that the caller tries once more. */
-bool mm_release_cached(void) {
-  int saved = errno;
-  size_t n = mm_huge_cache_purge(true) + mm_segment_pool_purge(true);
-  errno = saved;
-  return n > 0;
-}

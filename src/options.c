@@ -6,7 +6,9 @@
  * is used, so a setuid program ignores them.  A malformed value gets one
  * warning line on stderr and the default.
  */
-#include "internal.h"
+#include "options.h"
+#include "format.h"
+#include "os.h"
 
 #include <limits.h>
 #include <stdlib.h>

@@ -1,22 +1,46 @@
 /*
- * os.c -- the only file that talks to the kernel about memory.
- *
- * Contract (every function):
- *   - sizes are multiples of the OS page size (mm_os_page) and > 0, and
- *     addresses are page aligned;
- *   - the functions that give memory return NULL on failure with errno
- *     ENOMEM; the others return 0 / true on success;
- *   - none of them changes errno on success, and munmap/purge never change
- *     it at all (free() must leave errno alone);
- *   - sbrk is not thread safe: callers hold the segment lock (segment.c).
- *     Another user of brk in the process is tolerated: we never assume the
- *     memory above the break is ours, we check every sbrk result.
+ * os.c -- the only file that talks to the kernel: memory (sbrk, mmap,
+ * madvise, mremap), the clock, write(2), the page size, and the counters
+ * of what the kernel gave us.  The contract is in os.h.
  */
-#include "internal.h"
+#include "os.h"
 
 #include <errno.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
+
+size_t mm_os_page = 4096;
+mm_os_counters_t mm_os_counters;
+
+void mm_os_init(void) {
+  long ps = sysconf(_SC_PAGESIZE);
+  if (ps > 0) mm_os_page = (size_t)ps;
+}
+
+/* A coarse clock (a few ms) is all the purge delays need, and cheaper. */
+uint64_t mm_clock_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The peak of what we hold follows every change. */
+static void counters_changed(void) {
+  uint64_t held = atomic_load(&mm_os_counters.sbrk_bytes) + atomic_load(&mm_os_counters.mmap_bytes) -
+                  atomic_load(&mm_os_counters.purged_bytes);
+  uint64_t peak = atomic_load(&mm_os_counters.peak_bytes);
+  while (held > peak && !atomic_compare_exchange_weak(&mm_os_counters.peak_bytes, &peak, held)) {}
+}
+
+void mm_os_count_purged(int64_t delta) {
+  if (delta >= 0) {
+    atomic_fetch_add(&mm_os_counters.purged_bytes, (uint64_t)delta);
+  } else {
+    atomic_fetch_sub(&mm_os_counters.purged_bytes, (uint64_t)-delta);
+    counters_changed();
+  }
+}
 
 /* After this many failed sbrk calls in a row we stop asking (mmap only). */
 #define MM_SBRK_MAX_FAILURES 4
@@ -40,8 +64,8 @@ void *mm_os_sbrk_segment(size_t size) {
     if ((uintptr_t)sbrk(0) == end) (void)sbrk(-(intptr_t)(pad + size));
     goto fail;
   }
-  atomic_fetch_add(&mm_os_stats.sbrk_bytes, pad + size);
-  mm_stats_os_changed();
+  atomic_fetch_add(&mm_os_counters.sbrk_bytes, pad + size);
+  counters_changed();
   mm_sbrk_failures = 0;
   errno = saved;
   return (void *)aligned;
@@ -59,15 +83,14 @@ bool mm_os_sbrk_is_top(void *addr, size_t size) {
   return top;
 }
 
-/* Give back the top of the break if [addr, addr+size) is still its end. */
+/* Give back [addr, addr+size), which the caller no longer uses: lower the
+ * break if it is still its end.  Returns false if another sbrk user moved
+ * the break meanwhile: the range then stays unused, and is no longer
+ * counted either way. */
 bool mm_os_sbrk_trim(void *addr, size_t size) {
   int saved = errno;
-  bool ok = false;
-  if ((uintptr_t)sbrk(0) == (uintptr_t)addr + size &&
-      sbrk(-(intptr_t)size) != (void *)-1) {
-    atomic_fetch_sub(&mm_os_stats.sbrk_bytes, size);
-    ok = true;
-  }
+  bool ok = (uintptr_t)sbrk(0) == (uintptr_t)addr + size && sbrk(-(intptr_t)size) != (void *)-1;
+  atomic_fetch_sub(&mm_os_counters.sbrk_bytes, size);
   errno = saved;
   return ok;
 }
@@ -75,15 +98,15 @@ bool mm_os_sbrk_trim(void *addr, size_t size) {
 void *mm_os_mmap(size_t size) {
   void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) { errno = ENOMEM; return NULL; }
-  atomic_fetch_add(&mm_os_stats.mmap_bytes, size);
-  atomic_fetch_add(&mm_os_stats.mmap_total, size);
-  mm_stats_os_changed();
+  atomic_fetch_add(&mm_os_counters.mmap_bytes, size);
+  atomic_fetch_add(&mm_os_counters.mmap_total, size);
+  counters_changed();
   return p;
 }
 
 /* `size` bytes at an address that is a multiple of `align` (a power of two
- * >= the OS page); *mapped receives the size actually kept (== size). */
-void *mm_os_mmap_aligned(size_t size, size_t align, size_t *mapped) {
+ * >= the OS page). */
+void *mm_os_mmap_aligned(size_t size, size_t align) {
   if (size + align < size) { errno = ENOMEM; return NULL; }
   int saved = errno;
   uint8_t *p = mmap(NULL, size + align, PROT_READ | PROT_WRITE,
@@ -94,10 +117,9 @@ void *mm_os_mmap_aligned(size_t size, size_t align, size_t *mapped) {
   if (head) munmap(p, head);
   if (tail) munmap(a + size, tail);
   errno = saved;
-  *mapped = size;
-  atomic_fetch_add(&mm_os_stats.mmap_bytes, size);
-  atomic_fetch_add(&mm_os_stats.mmap_total, size);
-  mm_stats_os_changed();
+  atomic_fetch_add(&mm_os_counters.mmap_bytes, size);
+  atomic_fetch_add(&mm_os_counters.mmap_total, size);
+  counters_changed();
   return a;
 }
 
@@ -105,7 +127,7 @@ int mm_os_munmap(void *addr, size_t size) {
   int saved = errno;
   int r = munmap(addr, size);
   errno = saved;
-  if (r == 0) atomic_fetch_sub(&mm_os_stats.mmap_bytes, size);
+  if (r == 0) atomic_fetch_sub(&mm_os_counters.mmap_bytes, size);
   return r;
 }
 
@@ -135,24 +157,28 @@ void *mm_os_mremap(void *addr, size_t old_size, size_t new_size, void *fixed) {
   if (r == MAP_FAILED) return NULL;
   if (fixed) {
     /* the reservation at `fixed` was counted when it was mapped */
-    atomic_fetch_sub(&mm_os_stats.mmap_bytes, old_size);
+    atomic_fetch_sub(&mm_os_counters.mmap_bytes, old_size);
   } else if (new_size > old_size) {
-    atomic_fetch_add(&mm_os_stats.mmap_bytes, new_size - old_size);
-    atomic_fetch_add(&mm_os_stats.mmap_total, new_size - old_size);
+    atomic_fetch_add(&mm_os_counters.mmap_bytes, new_size - old_size);
+    atomic_fetch_add(&mm_os_counters.mmap_total, new_size - old_size);
   } else {
-    atomic_fetch_sub(&mm_os_stats.mmap_bytes, old_size - new_size);
+    atomic_fetch_sub(&mm_os_counters.mmap_bytes, old_size - new_size);
   }
-  mm_stats_os_changed();
+  counters_changed();
   return r;
 }
 
 /* mremap-move [addr, addr+len) to dst; on EFAULT (the range spans
  * several kernel mappings, which Linux before 6.17 cannot move at once)
  * move it by halves.  What cannot be moved is unmapped; *lost counts it. */
+#ifdef MM_TEST_SEAMS
+int mm_os_test_split_moves;
+#endif
+
 static void os_move(uint8_t *addr, size_t len, uint8_t *dst, size_t *lost, unsigned depth) {
   void *r;
-#ifdef MM_TEST_MOVE_SPLIT   /* exercise the halving on kernels that need none */
-  if (depth < 3 && len > mm_os_page) { r = MAP_FAILED; errno = EFAULT; } else
+#ifdef MM_TEST_SEAMS   /* exercise the halving on kernels that need none */
+  if ((int)depth < mm_os_test_split_moves && len > mm_os_page) { r = MAP_FAILED; errno = EFAULT; } else
 #endif
   r = mremap(addr, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
   if (r != MAP_FAILED) return;
@@ -177,8 +203,8 @@ size_t mm_os_move(void *addr, size_t len, void *dst) {
   os_move(addr, len, dst, &lost, 0);
   errno = saved;
   /* the range at dst was counted when it was mapped */
-  atomic_fetch_sub(&mm_os_stats.mmap_bytes, len);
-  mm_stats_os_changed();
+  atomic_fetch_sub(&mm_os_counters.mmap_bytes, len);
+  counters_changed();
   return len - lost;
 }
 

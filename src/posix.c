@@ -2,7 +2,10 @@
  * posix.c -- the rest of the API, with glibc 2.36's semantics: aligned
  * allocation, reallocarray, C23 sized frees, malloc_trim, mallopt.
  */
-#include "internal.h"
+#include "api.h"
+#include "heap.h"
+#include "init.h"
+#include "os.h"
 
 #include <errno.h>
 
@@ -58,29 +61,11 @@ void mm_free_aligned_sized(void *p, size_t align, size_t size) {
   mm_free(p);
 }
 
-/* Give back what can be given back now: this thread's empty pages and the
- * free pages of its segments, the segments of dead threads that have
- * become empty, the segment pool and the huge cache.  Other live threads
- * give back their empty pages at their next slow-path call (mm_trim_epoch).
- * Returns 1 when memory was released. */
-_Atomic(uint64_t) mm_trim_epoch;
-
+/* Give back what can be given back now (heap.c, mm_heap_trim).  Returns
+ * 1 when memory was released. */
 int mm_malloc_trim(size_t pad) {
   (void)pad;
-  atomic_fetch_add(&mm_trim_epoch, 1);
-  mm_heap_t *h = mm_heap_tls;
-  if (h == &mm_heap_empty) h = mm_heap_init_thread();
-  size_t released = 0;
-  if (h) {
-    /* dead threads' segments: adopt them so their empty pages can go */
-    mm_foreign_flush(h);
-    for (int i = 0; i < 1024 && mm_segment_try_adopt(h); i++) {}
-    released += mm_heap_release_empty(h, true);
-    released += mm_segment_purge_free_slots(h);
-  }
-  released += mm_segment_pool_purge(true);
-  released += mm_huge_cache_purge(true);
-  return released > 0;
+  return mm_heap_trim(mm_thread_init());
 }
 
 int mm_mallopt(int param, int value) {

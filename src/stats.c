@@ -3,12 +3,13 @@
  * text or JSON, mallinfo2().
  *
  * Counting: each heap counts, per size class, its allocation requests,
- * its free requests (and of those, frees of blocks on another thread's
- * page) and the cross-thread frees it collected into its own pages.  Only
- * the owning thread writes these counters (plain increments, no atomic
- * read-modify-write); the report reads them with relaxed loads.  A heap's
- * counters are folded into the process totals (mm_dead) when its thread
- * exits, under mm_heaps_lock, so nothing is counted twice or lost.
+ * its free requests (and of those, cross-thread frees: of blocks on
+ * another heap's page) and the cross-thread frees it collected into its
+ * own pages or reused from its cache.  Only the owning thread writes these
+ * counters (plain increments, no atomic read-modify-write); the report
+ * reads them with relaxed loads.  A heap's counters are folded into the
+ * process totals (mm_heaps_dead, heap.c) when its thread exits, under
+ * mm_heaps_lock, so nothing is counted twice or lost.
  *
  * Per bin:  used  = allocation requests - free requests   (blocks the
  *                   program holds)
@@ -19,59 +20,25 @@
  * Exact once the threads that did the work are quiescent; while they run,
  * a figure may lag by the operations in flight on those threads.
  */
-#include "internal.h"
+#include "api.h"
+#include "format.h"
+#include "heap.h"
+#include "huge.h"
+#include "init.h"
+#include "options.h"
+#include "os.h"
+#include "segmap.h"
+#include "segment.h"
+#include "sizeclass.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
-mm_os_stats_t mm_os_stats;
-
-static mm_class_stats_t mm_dead[MM_NCLASSES];                /* under mm_heaps_lock */
-static _Atomic(uint64_t) mm_abandoned_pages[MM_NCLASSES];
-static _Atomic(uint64_t) mm_abandoned_blocks[MM_NCLASSES];
-static _Atomic(uint64_t) mm_orphan_frees[MM_NCLASSES];       /* by threads without heap */
-
-void mm_stats_os_changed(void) {
-  uint64_t held = atomic_load(&mm_os_stats.sbrk_bytes) + atomic_load(&mm_os_stats.mmap_bytes) -
-                  atomic_load(&mm_os_stats.purged_bytes);
-  uint64_t peak = atomic_load(&mm_os_stats.peak_bytes);
-  while (held > peak && !atomic_compare_exchange_weak(&mm_os_stats.peak_bytes, &peak, held)) {}
-}
-
-void mm_stats_fold_heap(mm_heap_t *h) {
-  for (size_t i = 0; i < MM_NSLOTS; i++) mm_dead[mm_class_lookup[i]].nmalloc += h->nmalloc_fast[i];
-  for (unsigned c = 0; c < MM_NCLASSES; c++) {
-    mm_dead[c].nmalloc += h->nmalloc[c];
-    mm_dead[c].nfree += h->nfree[c] + h->foreign[c].nfree_remote;
-    mm_dead[c].nfree_remote += h->foreign[c].nfree_remote;
-    mm_dead[c].ncollected += h->foreign[c].ncollected;
-    mm_dead[c].pages += h->stats[c].pages;
-    mm_dead[c].blocks += h->stats[c].blocks;
-  }
-}
-
-/* A page of h leaves it for the abandoned list (or comes back). */
-void mm_stats_page_abandoned(mm_heap_t *h, mm_page_t *pg, bool abandoned) {
-  unsigned c = pg->class_idx;
-  int64_t d = abandoned ? -1 : 1;
-  mm_store_relaxed(&h->stats[c].pages, h->stats[c].pages + (uint64_t)d);
-  mm_store_relaxed(&h->stats[c].blocks, h->stats[c].blocks + (uint64_t)d * pg->capacity);
-  if (abandoned) {
-    atomic_fetch_add(&mm_abandoned_pages[c], 1);
-    atomic_fetch_add(&mm_abandoned_blocks[c], pg->capacity);
-  } else {
-    atomic_fetch_sub(&mm_abandoned_pages[c], 1);
-    atomic_fetch_sub(&mm_abandoned_blocks[c], pg->capacity);
-  }
-}
-
-void mm_stats_count_orphan_free(unsigned c) { atomic_fetch_add(&mm_orphan_frees[c], 1); }
-
 /* ---- snapshot ------------------------------------------------------------- */
 typedef struct {
-  uint64_t nmalloc, nfree, nfree_remote, pending, pages, blocks, used, freeb;
+  uint64_t nmalloc, nfree, nfree_xthread, pending, pages, blocks, used, freeb;
 } bin_t;
 
 typedef struct {
@@ -88,12 +55,12 @@ static void snapshot(snap_t *s) {
   pthread_mutex_lock(&mm_heaps_lock);
   for (unsigned c = 0; c < MM_NCLASSES; c++) {
     bin_t *b = &s->bin[c];
-    b->nmalloc = mm_dead[c].nmalloc;
-    b->nfree = mm_dead[c].nfree;
-    b->nfree_remote = mm_dead[c].nfree_remote;
-    collected[c] = mm_dead[c].ncollected;
-    b->pages = mm_dead[c].pages;
-    b->blocks = mm_dead[c].blocks;
+    b->nmalloc = mm_heaps_dead[c].nmalloc;
+    b->nfree = mm_heaps_dead[c].nfree;
+    b->nfree_xthread = mm_heaps_dead[c].nfree_xthread;
+    collected[c] = mm_heaps_dead[c].ncollected;
+    b->pages = mm_heaps_dead[c].pages;
+    b->blocks = mm_heaps_dead[c].blocks;
   }
   for (mm_heap_t *h = mm_heaps; h; h = h->next_heap) {
     s->heaps_live++;
@@ -102,23 +69,23 @@ static void snapshot(snap_t *s) {
     for (unsigned c = 0; c < MM_NCLASSES; c++) {
       bin_t *b = &s->bin[c];
       b->nmalloc += mm_load_relaxed(&h->nmalloc[c]);
-      uint64_t remote = mm_load_relaxed(&h->foreign[c].nfree_remote);
-      b->nfree += mm_load_relaxed(&h->nfree[c]) + remote;
-      b->nfree_remote += remote;
-      collected[c] += mm_load_relaxed(&h->foreign[c].ncollected);
-      b->pages += mm_load_relaxed(&h->stats[c].pages);
-      b->blocks += mm_load_relaxed(&h->stats[c].blocks);
+      uint64_t xthread = mm_load_relaxed(&h->xcache[c].nfree_xthread);
+      b->nfree += mm_load_relaxed(&h->nfree[c]) + xthread;
+      b->nfree_xthread += xthread;
+      collected[c] += mm_load_relaxed(&h->xcache[c].ncollected);
+      b->pages += mm_load_relaxed(&h->npages[c]);
+      b->blocks += mm_load_relaxed(&h->nblocks[c]);
     }
   }
   pthread_mutex_unlock(&mm_heaps_lock);
   for (unsigned c = 0; c < MM_NCLASSES; c++) {
     bin_t *b = &s->bin[c];
-    uint64_t orphan = atomic_load(&mm_orphan_frees[c]);
-    b->nfree += orphan;
-    b->nfree_remote += orphan;
+    uint64_t heapless = atomic_load(&mm_heapless_frees[c]);
+    b->nfree += heapless;
+    b->nfree_xthread += heapless;
     b->pages += atomic_load(&mm_abandoned_pages[c]);
     b->blocks += atomic_load(&mm_abandoned_blocks[c]);
-    b->pending = b->nfree_remote > collected[c] ? b->nfree_remote - collected[c] : 0;
+    b->pending = b->nfree_xthread > collected[c] ? b->nfree_xthread - collected[c] : 0;
     b->used = b->nmalloc > b->nfree ? b->nmalloc - b->nfree : 0;
     if (b->used > b->blocks) b->used = b->blocks;   /* only while threads run */
     b->freeb = b->blocks - b->used;
@@ -126,22 +93,22 @@ static void snapshot(snap_t *s) {
     s->in_use += b->used * mm_class_size[c];
     s->free_bytes += b->freeb * mm_class_size[c];
   }
-  s->sbrk = atomic_load(&mm_os_stats.sbrk_bytes);
-  s->mmap = atomic_load(&mm_os_stats.mmap_bytes);
-  s->purged = atomic_load(&mm_os_stats.purged_bytes);
-  s->peak = atomic_load(&mm_os_stats.peak_bytes);
+  s->sbrk = atomic_load(&mm_os_counters.sbrk_bytes);
+  s->mmap = atomic_load(&mm_os_counters.mmap_bytes);
+  s->purged = atomic_load(&mm_os_counters.purged_bytes);
+  s->peak = atomic_load(&mm_os_counters.peak_bytes);
   s->held = s->sbrk + s->mmap - s->purged;
-  s->huge_count = atomic_load(&mm_os_stats.huge_count);
-  s->huge_bytes = atomic_load(&mm_os_stats.huge_bytes);
-  s->huge_requests = atomic_load(&mm_os_stats.huge_requests);
-  s->huge_frees = atomic_load(&mm_os_stats.huge_frees);
-  s->huge_cached = atomic_load(&mm_os_stats.huge_cached_bytes);
-  s->segments_abandoned = atomic_load(&mm_os_stats.segments_abandoned);
-  s->segments = atomic_load(&mm_os_stats.segments);
+  s->huge_count = atomic_load(&mm_huge_counters.count);
+  s->huge_bytes = atomic_load(&mm_huge_counters.bytes);
+  s->huge_requests = atomic_load(&mm_huge_counters.requests);
+  s->huge_frees = atomic_load(&mm_huge_counters.frees);
+  s->huge_cached = atomic_load(&mm_huge_counters.cached_bytes);
+  s->segments_abandoned = atomic_load(&mm_segments_abandoned);
+  s->segments = atomic_load(&mm_segments_held);
   s->in_use += s->huge_bytes;
   s->free_bytes += s->huge_cached;
   s->meta = s->segments * mm_align_up(sizeof(mm_segment_t), mm_os_page) +
-            (s->heaps_live) * sizeof(mm_heap_t) + sizeof(mm_os_stats) + MM_SEGMAP_SIZE / 8192;
+            s->heaps_live * sizeof(mm_heap_t) + sizeof(mm_os_counters) + sizeof(mm_huge_counters) + MM_SEGMAP_SIZE / 8192;
 }
 
 /* The snapshot is 20 KiB: kept off the stack, under this lock. */
@@ -209,7 +176,7 @@ static void print_text(mm_buf_t *b, const snap_t *s) {
     col_u64(b, x->pending, 9);
     col_u64(b, x->nmalloc, 9);
     col_u64(b, x->nfree, 9);
-    col_u64(b, x->nfree_remote, 9);
+    col_u64(b, x->nfree_xthread, 9);
     mm_buf_str(b, "\n");
   }
   mm_buf_str(b, "large:    ");
@@ -284,7 +251,7 @@ static void print_json(mm_buf_t *b, const snap_t *s) {
     kv(b, "pending_blocks", x->pending, true);
     kv(b, "alloc_requests", x->nmalloc, true);
     kv(b, "free_requests", x->nfree, true);
-    kv(b, "remote_free_requests", x->nfree_remote, false);
+    kv(b, "remote_free_requests", x->nfree_xthread, false);
     mm_buf_str(b, "}");
   }
   mm_buf_str(b, "],\n \"large\": {");
@@ -318,12 +285,28 @@ int mm_stats_print(int fd, const char *format) {
 
 void mm_malloc_stats(void) { mm_stats_print(2, "text"); }
 
-/* The exit report goes to a duplicate of stderr made at start: programs
- * such as coreutils close stderr before the library's destructor runs. */
-int mm_stats_fd = 2;
+/* The exit report (MYMALLOC_STATS) goes to a duplicate of stderr made at
+ * start: programs such as coreutils close stderr before the library's
+ * destructor runs. */
+static int mm_stats_fd = 2;
 
-void mm_stats_print_at_exit(void) {
-  mm_stats_print(mm_stats_fd, mm_option(MM_OPT_STATS) == 2 ? "json" : "text");
+static void stats_fork_prepare(void) { pthread_mutex_lock(&mm_stats_lock); }
+static void stats_fork_parent(void) { pthread_mutex_unlock(&mm_stats_lock); }
+static void stats_fork_child(void) { pthread_mutex_init(&mm_stats_lock, NULL); }
+
+/* Registered after init.c's handlers, so this prepare runs before theirs
+ * (the lock order: stats -> heaps -> segment -> huge). */
+__attribute__((constructor)) static void stats_constructor(void) {
+  mm_process_start();
+  pthread_atfork(stats_fork_prepare, stats_fork_parent, stats_fork_child);
+  if (mm_option(MM_OPT_STATS)) {
+    int fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
+    if (fd >= 0) mm_stats_fd = fd;
+  }
+}
+
+__attribute__((destructor)) static void stats_destructor(void) {
+  if (mm_option(MM_OPT_STATS)) mm_stats_print(mm_stats_fd, mm_option(MM_OPT_STATS) == 2 ? "json" : "text");
 }
 
 struct mallinfo2 mm_mallinfo2(void) {
@@ -356,10 +339,6 @@ struct mallinfo mm_mallinfo(void) {
   r.keepcost = sat(m.keepcost);
   return r;
 }
-
-void mm_stats_fork_prepare(void) { pthread_mutex_lock(&mm_stats_lock); }
-void mm_stats_fork_parent(void) { pthread_mutex_unlock(&mm_stats_lock); }
-void mm_stats_fork_child(void) { pthread_mutex_init(&mm_stats_lock, NULL); }
 
 MM_EXPORT_AS(mm_stats_print, mymalloc_stats_print)
 MM_EXPORT_AS(mm_malloc_stats, mymalloc_malloc_stats)

@@ -1,0 +1,63 @@
+/*
+ * heap.h -- the thread heap (heap.c): its birth and death, the refill
+ * ladder of the malloc slow path, trim, purge, memory pressure, abandon
+ * and adopt, and the totals the heap report reads.
+ */
+#ifndef MM_HEAP_H
+#define MM_HEAP_H
+
+#include "internal.h"
+
+#pragma GCC visibility push(hidden)
+
+/* A heap for the calling thread (mm_heap_tls points at it), NULL when
+ * there is no memory.  mm_heap_done: the thread exits; its caches go
+ * back, its empty pages to their segments, the rest is abandoned for
+ * another thread to adopt, and the structure is kept for the next heap. */
+mm_heap_t *mm_heap_create(void);
+void mm_heap_done(mm_heap_t *h);
+
+/* A page of class c with a free block, h->current[c]: the upkeep that is
+ * due first, then a page of the queue, else a new page (a free slot, an
+ * adopted segment, a new segment).  NULL when memory is exhausted. */
+mm_page_t *mm_heap_refill(mm_heap_t *h, unsigned c);
+
+/* Every block of h's cross-thread caches back to its page. */
+void mm_heap_xcache_flush(mm_heap_t *h);
+
+/* malloc_trim: h (the caller's heap, or NULL) gives back what it can
+ * now, the others at their next slow path.  Returns 1 when memory was
+ * released. */
+int mm_heap_trim(mm_heap_t *h);
+
+/* Out of memory or address space: give back what the caches hold (the
+ * huge cache, the segment pool).  True when something was released, so
+ * that the caller tries once more. */
+bool mm_heap_release_memory(void);
+
+/* What the report reads.  All heaps (under mm_heaps_lock); the counters
+ * of dead heaps folded per class (under mm_heaps_lock); pages of
+ * abandoned segments and heapless frees (atomic). */
+typedef struct mm_class_totals_s {
+  uint64_t nmalloc;               /* allocation requests */
+  uint64_t nfree;                 /* free requests */
+  uint64_t nfree_xthread;         /*  .. of which cross-thread */
+  uint64_t ncollected;            /* cross-thread frees back in use */
+  uint64_t pages;                 /* pages held */
+  uint64_t blocks;                /* their capacity */
+} mm_class_totals_t;
+extern pthread_mutex_t mm_heaps_lock;
+extern mm_heap_t *mm_heaps;
+extern mm_class_totals_t mm_heaps_dead[MM_NCLASSES];
+extern _Atomic(uint64_t) mm_abandoned_pages[MM_NCLASSES];
+extern _Atomic(uint64_t) mm_abandoned_blocks[MM_NCLASSES];
+extern _Atomic(uint64_t) mm_heapless_frees[MM_NCLASSES];
+extern _Atomic(uint64_t) mm_heaps_live;
+
+void mm_heap_fork_prepare(void);
+void mm_heap_fork_parent(void);
+void mm_heap_fork_child(void);
+
+#pragma GCC visibility pop
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * page.h -- pages of one size class (page.c): the per-class queues of a
+ * heap, carving fresh blocks, collecting a page's cross-thread list,
+ * pages that fill up, empty out, and go back to their segment.
+ */
+#ifndef MM_PAGE_H
+#define MM_PAGE_H
+
+#include "internal.h"
+#include "state.h"
+
+#pragma GCC visibility push(hidden)
+
+/* A page of class c of h with a free block: the current one if it has
+ * one, else the first of the queue that has or can get one (collected,
+ * carved); it becomes h->current[c].  NULL when no page of the queue has
+ * room (the caller gets a new page). */
+mm_page_t *mm_page_find(mm_heap_t *h, unsigned c);
+/* pg, a fresh slot of h's segments, becomes a page of class c with its
+ * first blocks carved, at the front of the queue, h->current[c]. */
+void mm_page_init(mm_heap_t *h, mm_page_t *pg, unsigned c);
+
+/* pg becomes the page class c allocates from, for the fast path too; the
+ * fast slots of class c point at pg (or at the empty page: I8). */
+void mm_page_set_current(mm_heap_t *h, unsigned c, mm_page_t *pg);
+void mm_page_set_fast(mm_heap_t *h, unsigned c, mm_page_t *pg);
+
+/* The blocks other threads freed on pg, onto the owner's list. */
+void mm_page_collect(mm_page_t *pg);
+/* The pages of h on full lists that cross-thread frees hit, back to the
+ * queues. */
+void mm_page_collect_full(mm_heap_t *h);
+/* A page on the full list got a block back / has no block out any more. */
+void mm_page_unfull(mm_heap_t *h, mm_page_t *pg);
+void mm_page_emptied(mm_heap_t *h, mm_page_t *pg);
+/* Give every empty page of h back to its segment (all: the last one of
+ * each class too).  Returns how many. */
+size_t mm_page_release_empty(mm_heap_t *h, bool all);
+
+/* A page of an adopted segment joins h / of an abandoned one leaves it. */
+void mm_page_attach(mm_heap_t *h, mm_page_t *pg);
+void mm_page_detach(mm_heap_t *h, mm_page_t *pg);
+
+/* Push b (checked, key written) on the cross-thread list of pg, a page
+ * of another heap (or of none). */
+void mm_page_push_xfree(mm_page_t *pg, mm_block_t *b);
+
+/* Push b (checked, key written) on pg, a page of h's own. */
+mm_inline void mm_page_push_local(mm_heap_t *h, mm_page_t *pg, mm_block_t *b) {
+  b->next = mm_encode(b, pg->free);
+  pg->free = b;
+  if (mm_unlikely(--pg->used == 0)) mm_page_emptied(h, pg);
+}
+
+#pragma GCC visibility pop
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * state.c -- process-wide state: the secrets, the mode word, the empty
+ * heap and page every thread starts with, and its TLS pointer.
+ */
+#include "state.h"
+#include "os.h"
+
+#include <string.h>
+#include <sys/auxv.h>
+
+uintptr_t mm_secret;
+uintptr_t mm_free_key;
+unsigned mm_mode;
+
+/* Every thread starts with mm_heap_tls == &mm_heap_empty, whose pages
+ * have no free block: its first malloc takes the slow path, which makes
+ * the thread's heap (alloc.c, init.c). */
+mm_page_t mm_page_empty;
+mm_heap_t mm_heap_empty = {
+  .fast = { [0 ... MM_NSLOTS - 1] = &mm_page_empty },
+  .current = { [0 ... MM_NCLASSES - 1] = &mm_page_empty },
+};
+__thread mm_heap_t *mm_heap_tls __attribute__((tls_model("initial-exec"))) = &mm_heap_empty;
+
+static uint64_t mix64(uint64_t x) {
+  x ^= x >> 33; x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ULL;
+  x ^= x >> 33;
+  return x;
+}
+
+/* The secrets: the kernel's 16 random bytes (AT_RANDOM), mixed with
+ * addresses (ASLR) and the time; no system call that may fail. */
+void mm_state_init(void) {
+  uint64_t r0 = 0, r1 = 0;
+  const uint64_t *rnd = (const uint64_t *)getauxval(AT_RANDOM);
+  if (rnd) { memcpy(&r0, rnd, 8); memcpy(&r1, rnd + 1, 8); }
+  uint64_t t = mm_clock_ns();
+  mm_secret = (uintptr_t)mix64(r0 ^ (uintptr_t)&mm_secret ^ t) | 1;
+  mm_free_key = (uintptr_t)mix64(r1 ^ (uintptr_t)&r0 ^ (t << 17)) | 2;
+#ifdef HAVE_VALGRIND_MEMCHECK_H
+  if (RUNNING_ON_VALGRIND) mm_state_set_mode(MM_MODE_VALGRIND);
+#endif
+}
+
+void mm_state_set_mode(unsigned mode) {
+  mode &= MM_MODE_VALGRIND | MM_MODE_FULL;
+  if (mode) mode |= MM_MODE_CHECKED;
+  mm_mode = mode;
+}
