@@ -6,8 +6,8 @@
 
 uint8_t mm_segmap[MM_SEGMAP_SIZE];
 
-void mm_segmap_set(const mm_segment_t *s, bool on) {
-  uintptr_t i = (uintptr_t)s >> MM_SEGMENT_SHIFT;
+void mm_segmap_put(uintptr_t addr, uint8_t shift) {
+  uintptr_t i = addr >> MM_SEGMENT_SHIFT;
   if (i >= MM_SEGMAP_SIZE) return;
-  __atomic_store_n(&mm_segmap[i], on ? s->page_shift : 0, __ATOMIC_RELEASE);
+  __atomic_store_n(&mm_segmap[i], shift, __ATOMIC_RELEASE);
 }

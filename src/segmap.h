@@ -16,8 +16,14 @@
 #define MM_SEGMAP_SIZE       ((size_t)1 << (MM_ADDRESS_BITS - MM_SEGMENT_SHIFT))
 extern uint8_t mm_segmap[MM_SEGMAP_SIZE];
 
+/* The byte of the 4 MiB granule at addr becomes shift (0: not ours);
+ * addresses beyond the map are ignored. */
+void mm_segmap_put(uintptr_t addr, uint8_t shift);
+
 /* Enter s in the map with its page shift (on), or take it out. */
-void mm_segmap_set(const mm_segment_t *s, bool on);
+mm_inline void mm_segmap_set(const mm_segment_t *s, bool on) {
+  mm_segmap_put((uintptr_t)s, on ? s->page_shift : 0);
+}
 
 /* The byte of the map for address p: the page_shift of the segment whose
  * first 4 MiB hold p, 0 when there is none of ours. */

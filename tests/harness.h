@@ -1,7 +1,8 @@
 /*
  * harness.h -- the tests' tiny harness: CHECK(expr) counts and reports,
  * test_done() prints "N passed, N failed" and gives the exit status that
- * automake expects (0 pass, 1 fail, 77 skip).  Also usable from C++.
+ * automake expects (0 pass, 1 fail); th_skip*() say why a test cannot run
+ * here and exit 77 (skip).  Also usable from C++.
  */
 #ifndef MM_TEST_HARNESS_H
 #define MM_TEST_HARNESS_H
@@ -111,6 +112,50 @@ static inline int th_under_valgrind(void) {
   if (v && *v && *v != '0') return 1;
   const char *pre = getenv("LD_PRELOAD");
   return pre && strstr(pre, "vgpreload") != NULL;
+}
+
+/* Built with ThreadSanitizer or AddressSanitizer (which bring their own
+ * malloc: only the prefixed API is ours there). */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TH_TSAN 1
+#endif
+#if __has_feature(address_sanitizer)
+#define TH_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__) && !defined(TH_TSAN)
+#define TH_TSAN 1
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(TH_ASAN)
+#define TH_ASAN 1
+#endif
+static inline int th_under_tsan(void) {
+#ifdef TH_TSAN
+  return 1;
+#else
+  return 0;
+#endif
+}
+static inline int th_under_asan(void) {
+#ifdef TH_ASAN
+  return 1;
+#else
+  return 0;
+#endif
+}
+
+/* A test that cannot run here says why and exits 77 (automake: SKIP). */
+static inline void th_skip(const char *name, const char *why) {
+  printf("%s: SKIP: %s\n%s: 0 passed, 0 failed\n", name, why, name);
+  fflush(stdout);
+  exit(77);
+}
+static inline void th_skip_under_valgrind(const char *name, const char *why) {
+  if (th_under_valgrind()) th_skip(name, why);
+}
+static inline void th_skip_under_tsan(const char *name, const char *why) {
+  if (th_under_tsan()) th_skip(name, why);
 }
 
 static inline int test_done(const char *name) {

@@ -90,6 +90,7 @@ static void *thread_main(void *arg) {
 
 
 int main(void) {
+  th_skip_under_valgrind("test_churn", "checks resident memory, which valgrind inflates");
   int nthreads = th_long() ? 10000 : 2000;
   int nwaves = nthreads / WAVE;
   setvbuf(stdout, NULL, _IONBF, 0);

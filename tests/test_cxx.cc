@@ -37,6 +37,7 @@ struct alignas(4096) PageObj {
 static volatile size_t v_huge = SIZE_MAX / 4;
 
 int main() {
+  th_skip_under_valgrind("test_cxx", "valgrind replaces libstdc++'s operator new/delete with its own allocator");
   const bool ours = !th_under_valgrind();
   // plain new/delete: our blocks
   int *i = new int(42);

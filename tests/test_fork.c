@@ -175,6 +175,7 @@ static void on_alarm(int sig) {
 }
 
 int main(void) {
+  th_skip_under_valgrind("test_fork", "500 forks under valgrind take too long; run natively");
   int nforks = th_long() ? 500 : 100;
   setvbuf(stdout, NULL, _IONBF, 0);
   signal(SIGALRM, on_alarm);

@@ -251,6 +251,7 @@ static void test_nosbrk(char *self) {
 }
 
 int main(int argc, char **argv) {
+  th_skip_under_valgrind("test_sbrk", "valgrind emulates brk with a small fixed segment");
   page = (size_t)sysconf(_SC_PAGESIZE);
   if (argc > 1 && !strcmp(argv[1], "--nosbrk")) return child_nosbrk();
   setvbuf(stdout, NULL, _IONBF, 0);

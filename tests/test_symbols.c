@@ -101,6 +101,8 @@ static int header_names(char names[][64], int max) {
 }
 
 int main(void) {
+  th_skip_under_valgrind("test_symbols", "checks dladdr of every name, which valgrind's preload changes");
+  th_skip_under_tsan("test_symbols", "checks which library defines each name; TSan's runtime defines malloc");
 #ifdef MM_OVERRIDE
   for (size_t i = 0; i < N(libc_names); i++) check_name(libc_names[i]);
   for (size_t i = 0; i < N(twins); i++) {

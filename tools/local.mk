@@ -13,9 +13,6 @@ tools/mymalloc-run: $(top_srcdir)/tools/mymalloc-run.in Makefile
 # the demo behind `make get-stats` (and the README's first command)
 noinst_PROGRAMS += tools/mymalloc-demo
 tools_mymalloc_demo_SOURCES = tools/demo.c
-tools_mymalloc_demo_CFLAGS = $(AM_CFLAGS) $(PTHREAD_CFLAGS) -fno-builtin
-tools_mymalloc_demo_LDADD = src/libmymalloc.la $(PTHREAD_LIBS)
-tools_mymalloc_demo_LDFLAGS = -no-install
 
 get-stats: tools/mymalloc-demo
 	./tools/mymalloc-demo
