@@ -1,5 +1,5 @@
 # bench/local.mk -- `make bench`: mymalloc against glibc, jemalloc, tcmalloc
-# and mimalloc (issue 6).  Included from the top Makefile.am, so paths are
+# and mimalloc.  Included from the top Makefile.am, so paths are
 # from the top of the tree.
 #
 # The workloads are plain C compiled with -O2 and NOT linked to

@@ -25,13 +25,40 @@ mm_class_totals_t mm_heaps_dead[MM_NCLASSES];
 _Atomic(uint64_t) mm_abandoned_pages[MM_NCLASSES];
 _Atomic(uint64_t) mm_abandoned_blocks[MM_NCLASSES];
 _Atomic(uint64_t) mm_heapless_frees[MM_NCLASSES];
-_Atomic(uint64_t) mm_heaps_live;
 
 /* malloc_trim was called this many times: each heap acts on it at its
  * next slow path (trim_seen). */
 static _Atomic(uint64_t) mm_trim_epoch;
 
 static uint64_t purge_delay_ns(void) { return (uint64_t)mm_option(MM_OPT_PURGE_DELAY_MS) * 1000000u; }
+
+/* ---- the cross-thread caches ----------------------------------------------- */
+/* Every block of h's cross-thread caches back to its page: blocks of
+ * pages that are ours (adopted since) by a local free, others'
+ * through their pages' cross-thread lists. */
+static void xcache_flush(mm_heap_t *h) {
+  for (unsigned c = 0; c < MM_NCLASSES; c++) {
+    mm_xcache_t *x = &h->xcache[c];
+    mm_block_t *b = x->head;
+    x->head = NULL;
+    x->count = 0;
+    mm_page_set_fast(h, c, h->current[c]);
+    while (b) {
+      mm_block_t *next = mm_decode(b);
+      mm_segment_t *s = mm_segment_of(b);
+      mm_page_t *pg = mm_page_of(s, b);
+      uintptr_t owner = atomic_load_explicit(&pg->owner, memory_order_relaxed);
+      if (mm_owner_heap(owner) == h) {
+        if (owner & MM_OWNER_FULL) mm_page_unfull(h, pg);
+        x->ncollected++;   /* it was counted as a cross-thread free */
+        mm_page_push_local(h, pg, b);
+      } else {
+        mm_page_push_xfree(pg, b);
+      }
+      b = next;
+    }
+  }
+}
 
 /* ---- birth and death ----------------------------------------------------- */
 static uint8_t *mm_heap_chunk, *mm_heap_chunk_end;   /* untouched structures */
@@ -68,7 +95,6 @@ mm_heap_t *mm_heap_create(void) {
   if (mm_heaps) mm_heaps->prev_heap = h;
   mm_heaps = h;
   pthread_mutex_unlock(&mm_heaps_lock);
-  atomic_fetch_add(&mm_heaps_live, 1);
   mm_heap_tls = h;
   return h;
 }
@@ -140,7 +166,7 @@ static void fold_dead(mm_heap_t *h) {
 
 void mm_heap_done(mm_heap_t *h) {
   for (unsigned c = 0; c < MM_NCLASSES; c++) h->xcache[c].cap = 0;   /* takes no more */
-  mm_heap_xcache_flush(h);
+  xcache_flush(h);
   mm_page_release_empty(h, true);
   heap_abandon(h);
   mm_heap_tls = &mm_heap_empty;
@@ -152,34 +178,6 @@ void mm_heap_done(mm_heap_t *h) {
   h->next_heap = mm_heap_pool;
   mm_heap_pool = h;
   pthread_mutex_unlock(&mm_heaps_lock);
-  atomic_fetch_sub(&mm_heaps_live, 1);
-}
-
-/* ---- the cross-thread caches ----------------------------------------------- */
-/* Blocks of pages that are ours (adopted since) by a local free, others'
- * through their pages' cross-thread lists. */
-void mm_heap_xcache_flush(mm_heap_t *h) {
-  for (unsigned c = 0; c < MM_NCLASSES; c++) {
-    mm_xcache_t *x = &h->xcache[c];
-    mm_block_t *b = x->head;
-    x->head = NULL;
-    x->count = 0;
-    mm_page_set_fast(h, c, h->current[c]);
-    while (b) {
-      mm_block_t *next = mm_decode(b);
-      mm_segment_t *s = mm_segment_of(b);
-      mm_page_t *pg = mm_page_of(s, b);
-      uintptr_t owner = atomic_load_explicit(&pg->owner, memory_order_relaxed);
-      if (mm_owner_heap(owner) == h) {
-        if (owner & MM_OWNER_FULL) mm_page_unfull(h, pg);
-        x->ncollected++;   /* it was counted as a cross-thread free */
-        mm_page_push_local(h, pg, b);
-      } else {
-        mm_page_push_xfree(pg, b);
-      }
-      b = next;
-    }
-  }
 }
 
 /* ---- purging ---------------------------------------------------------------- */
@@ -255,7 +253,7 @@ static void upkeep(mm_heap_t *h) {
   uint64_t epoch = atomic_load_explicit(&mm_trim_epoch, memory_order_relaxed);
   if (mm_unlikely(h->trim_seen != epoch)) {   /* malloc_trim was called */
     h->trim_seen = epoch;
-    mm_heap_xcache_flush(h);             /* other heaps' pages may empty */
+    xcache_flush(h);             /* other heaps' pages may empty */
     mm_page_release_empty(h, true);
     mm_segment_purge_free_slots(h);
   }
@@ -301,7 +299,7 @@ int mm_heap_trim(mm_heap_t *h) {
   atomic_fetch_add(&mm_trim_epoch, 1);
   size_t released = 0;
   if (h) {
-    mm_heap_xcache_flush(h);
+    xcache_flush(h);
     for (int i = 0; i < 1024 && heap_adopt(h); i++) {}
     released += mm_page_release_empty(h, true);
     released += mm_segment_purge_free_slots(h);

@@ -22,9 +22,6 @@ void mm_heap_done(mm_heap_t *h);
  * adopted segment, a new segment).  NULL when memory is exhausted. */
 mm_page_t *mm_heap_refill(mm_heap_t *h, unsigned c);
 
-/* Every block of h's cross-thread caches back to its page. */
-void mm_heap_xcache_flush(mm_heap_t *h);
-
 /* malloc_trim: h (the caller's heap, or NULL) gives back what it can
  * now, the others at their next slow path.  Returns 1 when memory was
  * released. */
@@ -52,7 +49,6 @@ extern mm_class_totals_t mm_heaps_dead[MM_NCLASSES];
 extern _Atomic(uint64_t) mm_abandoned_pages[MM_NCLASSES];
 extern _Atomic(uint64_t) mm_abandoned_blocks[MM_NCLASSES];
 extern _Atomic(uint64_t) mm_heapless_frees[MM_NCLASSES];
-extern _Atomic(uint64_t) mm_heaps_live;
 
 void mm_heap_fork_prepare(void);
 void mm_heap_fork_parent(void);

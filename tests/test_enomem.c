@@ -68,10 +68,7 @@ static long verify_all(void) {
   } while (0)
 
 int main(void) {
-  if (th_under_valgrind()) {
-    printf("test_enomem: SKIP under valgrind\n");
-    return 77;
-  }
+  th_skip_under_valgrind("test_enomem", "address-space limits: valgrind needs its own address space");
   setvbuf(stdout, NULL, _IONBF, 0);
   struct rlimit old;
   CHECK(getrlimit(RLIMIT_AS, &old) == 0);
@@ -79,8 +76,7 @@ int main(void) {
   CHECK(vm > 0);
   struct rlimit lim = { (rlim_t)(vm + (64u << 20)), old.rlim_max };
   if (old.rlim_cur != RLIM_INFINITY && old.rlim_cur < lim.rlim_cur) {
-    printf("test_enomem: SKIP, RLIMIT_AS is already lower than needed\n");
-    return 77;
+    th_skip("test_enomem", "RLIMIT_AS is already lower than needed");
   }
   CHECK(setrlimit(RLIMIT_AS, &lim) == 0);
 

@@ -354,13 +354,9 @@ int main(int argc, char **argv) {
     _exit(0);
   }
   self_path = argv[0];
-  if (th_under_valgrind()) {
-    printf("test_misuse: SKIP under valgrind\n");
-    return 77;
-  }
+  th_skip_under_valgrind("test_misuse", "checks our abort messages; memcheck reports the misuse first");
 #if !MM_HARDEN
-  printf("test_misuse: SKIP, built with --disable-hardening (no checks on the fast paths)\n");
-  return 77;
+  th_skip("test_misuse", "built with --disable-hardening (no checks on the fast paths)");
 #endif
   setvbuf(stdout, NULL, _IOLBF, 0);
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) run_case(&cases[i]);
