@@ -20,20 +20,34 @@
 #include <errno.h>
 #include <string.h>
 
-/* Pop b, the first block of pg's list (not empty).  The link must decode
- * to an address in b's own segment (I7): next ^ b is then below 4 MiB, and
- * next ^ b is exactly what the stored word ^ mm_secret gives. */
-mm_inline void *page_pop(mm_page_t *pg, mm_block_t *b) {
+/* Pop b, the first block of pg's list, whose link word x = b->next ^
+ * mm_secret is known to be good (below 4 MiB). */
+mm_inline void *page_pop_x(mm_page_t *pg, mm_block_t *b, uintptr_t x) {
 #if MM_HARDEN
-  uintptr_t x = b->next ^ mm_secret;
-  if (mm_unlikely(x > MM_SEGMENT_MASK)) mm_corrupt("malloc", b, "corrupted free-list link");
   pg->free = (mm_block_t *)(x ^ (uintptr_t)b);
   b->key = 0;
 #else
+  (void)x;
   pg->free = mm_decode(b);
 #endif
   pg->used++;
   return b;
+}
+
+/* Pop b, the first block of pg's list (not empty).  The link must decode
+ * to an address in b's own segment (I7): next ^ b is then below 4 MiB, and
+ * next ^ b is exactly what the stored word ^ mm_secret gives. */
+mm_inline void *page_pop(mm_page_t *pg, mm_block_t *b) {
+  uintptr_t x = b->next ^ mm_secret;
+#if MM_HARDEN
+  if (mm_unlikely(x > MM_SEGMENT_MASK)) mm_corrupt("malloc", b, "corrupted free-list link");
+#endif
+  return page_pop_x(pg, b, x);
+}
+
+/* Has pg a block to pop?  (the empty page's list is mm_no_block, state.c) */
+mm_inline bool page_empty(const mm_page_t *pg) {
+  return mm_list_empty(pg->free) || pg == &mm_page_empty;
 }
 
 static void *malloc_small(mm_heap_t *h, size_t i, size_t n);
@@ -45,10 +59,21 @@ void *mm_malloc(size_t n) {
     size_t i = (n + 15) >> 4;
     mm_page_t *pg = h->fast[i];
     mm_block_t *b = pg->free;
+#if MM_HARDEN
+    /* one test for "empty" and "corrupted": the end of a list (a segment
+     * base, or the empty page's mm_no_block) holds a word that decodes to
+     * above 4 MiB, like a corrupted link; the slow path tells them apart */
+    uintptr_t x = b->next ^ mm_secret;
+    if (mm_likely(x <= MM_SEGMENT_MASK)) {
+      mm_count(h->nmalloc_fast[i]);
+      return page_pop_x(pg, b, x);
+    }
+#else
     if (mm_likely(!mm_list_empty(b))) {
       mm_count(h->nmalloc_fast[i]);
       return page_pop(pg, b);
     }
+#endif
     return malloc_small(h, i, n);
   }
   return malloc_generic(h, n);
@@ -98,7 +123,7 @@ static void *malloc_class(mm_heap_t *h, unsigned c) {
   mm_xcache_t *x = &h->xcache[c];
   if (x->head) return xcache_pop(h, c, x, x->head);
   mm_page_t *pg = h->current[c];
-  if (mm_list_empty(pg->free)) {
+  if (page_empty(pg)) {
     if (mm_unlikely(h == &mm_heap_empty)) return malloc_first(c);
     pg = mm_heap_refill(h, c);
     if (!pg) { errno = ENOMEM; return NULL; }

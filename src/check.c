@@ -85,7 +85,7 @@ const char *mm_check_block(mm_segment_t *s, mm_page_t *pg, const void *p) {
   if (!mm_is_block_start(pg, p)) return "invalid pointer (not at the start of a block)";
   mm_vg_defined(p, sizeof(mm_block_t));   /* the key word may be uninitialised user data */
 #if MM_HARDEN   /* without it, malloc does not clear the key */
-  if (((const mm_block_t *)p)->key == mm_free_key) return mm_msg_freed;
+  if (((const mm_block_t *)p)->key == mm_free_key((const mm_block_t *)p)) return mm_msg_freed;
 #endif
   return NULL;
 }
@@ -136,7 +136,7 @@ static void walk_page(mm_heap_t *h, mm_page_t *pg, unsigned c, bool full) {
   WALK("I3", pg->block_size == mm_class_size[c] && pg->class_idx == c, pg);
   WALK("I3", atomic_load_explicit(&pg->owner, memory_order_relaxed) == mm_owner_tag(h, full), pg);
   WALK("I1", pg->reserved <= pg->capacity && pg->used <= pg->reserved, pg);
-  WALK("I7", pg->limit == (uint64_t)pg->reserved * pg->block_size, pg);
+  WALK("I7", pg->limit == (uint64_t)pg->reserved * mm_class_step[c], pg);
   WALK("I7", pg->magic == mm_class_magic[c], pg);
   WALK("I6", ((uintptr_t)pg->start & (MM_ALIGN - 1)) == 0 && pg->block_size % MM_ALIGN == 0, pg);
   uint32_t nfree = 0;
@@ -144,9 +144,9 @@ static void walk_page(mm_heap_t *h, mm_page_t *pg, unsigned c, bool full) {
   for (; !mm_list_empty(b); b = mm_decode(b)) {
     WALK("I2", mm_segment_of(b) == s, b);
     uintptr_t off = (uintptr_t)b - (uintptr_t)pg->start;
-    WALK("I2", off % pg->block_size == 0 && off < pg->limit, b);
+    WALK("I2", off % pg->block_size == 0 && off / pg->block_size < pg->reserved, b);
 #if MM_HARDEN   /* without it, free does not write the key */
-    WALK("I2", b->key == mm_free_key, b);
+    WALK("I2", b->key == mm_free_key(b), b);
 #endif
     nfree++;
     WALK("I1", nfree <= pg->reserved, pg);

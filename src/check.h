@@ -28,7 +28,7 @@ mm_noreturn void mm_fatal_assert(const char *cond, const char *file, int line);
  * free key).  O(1): one multiply, three compares. */
 mm_inline bool mm_free_check(const mm_page_t *pg, const mm_block_t *b) {
 #if MM_HARDEN
-  return mm_is_block_start(pg, b) && b->key != mm_free_key;
+  return mm_is_block_start(pg, b) && b->key != mm_free_key(b);
 #else
   (void)pg; (void)b;
   return true;

@@ -126,12 +126,21 @@
  *    so "the decoded link stays inside this block's segment" is the whole
  *    check when malloc follows a link: one compare.  "Empty" is any
  *    pointer whose low 22 bits are zero (mm_list_empty).
- *  - The second word of a free block holds mm_free_key (random per
- *    process); malloc clears it.  free() sees the key: double free.
+ *  - The second word of a free block holds its key, mm_secret ^ its
+ *    address (mm_free_key); malloc clears it.  free() sees the key:
+ *    double free.  free() computes secret ^ address anyway, to encode the
+ *    link, so the key costs a compare and a store.  (A program that reads
+ *    freed memory learns the secret from a key, as it could from the end
+ *    of any list, which decodes to its known segment base: the encoding
+ *    stops blind overwrites, not a reader.)
+ *  - The secret's top bit is set, so any word below 2^63 (the first word
+ *    of a segment, the cookie; the empty page's mm_no_block) decodes, as a
+ *    link, to above 4 MiB: following the end of a list fails the link
+ *    check, which is how malloc's fast path sees an empty list.
  *  - free() checks that p is a block start of a carved block: one
- *    multiply by the page's Lemire constant (off * magic < magic iff the
- *    block size divides off) and one compare with page->limit
- *    (mm_free_check in check.h, used by both free paths).
+ *    multiply by the page's constant and one compare with page->limit
+ *    (sizeclass.c explains why that is exact; mm_free_check in check.h,
+ *    used by both free paths).
  *  - Page and segment headers sit in the segment's first 64 KiB; the
  *    segment below ends with a PROT_NONE guard page; segment headers
  *    carry a cookie.
@@ -160,8 +169,8 @@
  *      pooled, or a cached huge mapping); its byte there is its page_shift.
  *  I6  every pointer returned is a multiple of 16 (MM_ALIGN).
  *  I7  page->free and every list reachable from it end with the segment's
- *      base (mm_list_end); page->limit == reserved * block_size and
- *      page->magic is its class's Lemire constant.
+ *      base (mm_list_end); page->limit == reserved * step and
+ *      page->magic is its class's constant (sizeclass.c).
  *  I8  heap->fast[i] is the current page of the class of slot i, or the
  *      empty page while that class has blocks in the cross-thread cache
  *      (or in the checked mode); heap->current[c] is the empty page or a
@@ -258,7 +267,7 @@ typedef struct mm_heap_s    mm_heap_t;
 
 struct mm_block_s {
   uintptr_t next;                 /* encoded link (mm_encode) */
-  uintptr_t key;                  /* mm_free_key while the block is free */
+  uintptr_t key;                  /* mm_free_key(b) while the block is free */
 };
 
 enum mm_kind { MM_SMALL = 0, MM_MEDIUM = 1, MM_HUGE = 2 };
@@ -272,8 +281,9 @@ struct __attribute__((aligned(64))) mm_page_s {   /* 128 bytes, 2 cache lines */
    * the cross-thread list; another thread's free touches only this line */
   _Atomic(uintptr_t) owner;       /* heap | MM_OWNER_*, or 0 (I3) */
   uint8_t *start;                 /* first block */
-  uint64_t magic;                 /* UINT64_MAX / block_size + 1 (Lemire) */
-  uint64_t limit;                 /* bytes carved: reserved * block_size */
+  uint64_t magic;                 /* of the class (sizeclass.c) */
+  uint64_t limit;                 /* reserved * step of the class: the
+                                     block starts carved (sizeclass.c) */
   _Atomic(uintptr_t) xfree;       /* the cross-thread list: blocks freed by
                                      other threads, their count in the top
                                      16 bits */
@@ -383,11 +393,11 @@ mm_inline mm_page_t *mm_page_by_map(const void *p, unsigned shift, mm_segment_t 
   return &s->pages[((uintptr_t)p & MM_SEGMENT_MASK) >> shift];
 }
 
-/* Is p the start of a block pg has carved?  One multiply (Lemire:
- * off % size == 0 iff off * magic mod 2^64 < magic) and one compare. */
+/* Is p the start of a block pg has carved?  One multiply and one compare
+ * (the constants are explained in sizeclass.c): off * magic (mod 2^64) is
+ * below limit = reserved * step exactly at the blocks carved so far. */
 mm_inline bool mm_is_block_start(const mm_page_t *pg, const void *p) {
-  uint64_t off = (uint64_t)((uintptr_t)p - (uintptr_t)pg->start);
-  return off < pg->limit && off * pg->magic < pg->magic;
+  return (uint64_t)((uintptr_t)p - (uintptr_t)pg->start) * pg->magic < pg->limit;
 }
 
 /* Lists end with the base of the segment their blocks are in (I7), so

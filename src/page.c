@@ -45,13 +45,13 @@ static void page_carve(mm_page_t *pg) {
   for (uint32_t i = n; i-- > 0;) {
     mm_block_t *b = (mm_block_t *)(first + (size_t)i * bsize);
     b->next = mm_encode(b, tail);
-    b->key = mm_free_key;
+    b->key = mm_free_key(b);
     if (pg->checked) mm_check_fill(pg, b);
     tail = b;
   }
   pg->free = tail;
   pg->reserved = (uint16_t)(pg->reserved + n);
-  pg->limit = (uint64_t)pg->reserved * bsize;
+  pg->limit = (uint64_t)pg->reserved * mm_class_step[pg->class_idx];
 }
 
 /* When the owner's list is empty (the usual case: we collect when it runs
@@ -164,15 +164,16 @@ static void page_to_full(mm_heap_t *h, mm_page_t *pg) {
   }
 }
 
-/* Keep the page when it is the last page of its class with room (a
- * program that frees and allocates one block in a loop must not get a new
- * page each time); give it back otherwise.  The page is on the queue:
- * every caller has taken it off the full list first (the fast path of
- * free only sees pages whose owner has no flag). */
+/* Keep the page when it is the current page of its class (the next
+ * malloc of the class pops from it: a loop that allocates and frees one
+ * block must not give its page back and take it again each time), or the
+ * last page of its class with room; give it back otherwise.  The page is
+ * on the queue: every caller has taken it off the full list first (the
+ * fast path of free only sees pages whose owner has no flag). */
 void mm_page_emptied(mm_heap_t *h, mm_page_t *pg) {
   mm_assert(!page_is_full(pg));
   unsigned c = pg->class_idx;
-  if (h->queue[c].first == pg && pg->next == NULL) return;
+  if (h->current[c] == pg || (h->queue[c].first == pg && pg->next == NULL)) return;
   if (mm_unlikely(h->live == 0)) return;
   page_release(h, pg);
 }

@@ -45,7 +45,8 @@ void mm_page_detach(mm_heap_t *h, mm_page_t *pg);
  * of another heap (or of none). */
 void mm_page_push_xfree(mm_page_t *pg, mm_block_t *b);
 
-/* Push b (checked, key written) on pg, a page of h's own. */
+/* Push b (checked, key written) on pg, a page of h's own.  A page that
+ * empties is looked at (mm_page_emptied). */
 mm_inline void mm_page_push_local(mm_heap_t *h, mm_page_t *pg, mm_block_t *b) {
   b->next = mm_encode(b, pg->free);
   pg->free = b;

@@ -19,9 +19,19 @@
 const uint32_t mm_class_size[MM_NCLASSES] = { MM_CLASSES(SIZE, 0) };
 _Static_assert(sizeof(mm_class_size) / sizeof(mm_class_size[0]) == MM_NCLASSES, "44 classes");
 
-/* Lemire's constant of mm_is_block_start */
-#define MAGIC(s, a) UINT64_MAX / (s) + 1,
+/* The block-start test (mm_is_block_start) multiplies the offset of a
+ * pointer in its page by magic = floor(2^64 / size) + 1.  Then size *
+ * magic = 2^64 + step with 1 <= step <= size, so for off = k * size the
+ * product (mod 2^64) is k * step, small; for any other offset within a
+ * segment (|off| < 4 MiB) it is at least 2^64 / size - 2^36 > 2^47.  So
+ * "off * magic < reserved * step" holds exactly for the starts of the
+ * blocks carved so far: one multiply and one compare
+ * (tests/unit/test_sizeclass checks every offset). */
+#define MAGIC_OF(s) (UINT64_MAX / (s) + 1 + (((s) & ((s) - 1)) == 0))
+#define MAGIC(s, a) MAGIC_OF(s),
 const uint64_t mm_class_magic[MM_NCLASSES] = { MM_CLASSES(MAGIC, 0) };
+#define STEP(s, a) (uint64_t)(s) * MAGIC_OF(s),
+const uint64_t mm_class_step[MM_NCLASSES] = { MM_CLASSES(STEP, 0) };
 
 /* The cross-thread cache holds 32 KiB of a class, 8 to 512 blocks; none
  * of blocks smaller than a cache line: reused by the thread that freed

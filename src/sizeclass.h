@@ -10,7 +10,8 @@
 #pragma GCC visibility push(hidden)
 
 extern const uint32_t mm_class_size[MM_NCLASSES];
-extern const uint64_t mm_class_magic[MM_NCLASSES];   /* UINT64_MAX / size + 1 */
+extern const uint64_t mm_class_magic[MM_NCLASSES];   /* floor(2^64 / size) + 1 */
+extern const uint64_t mm_class_step[MM_NCLASSES];    /* size * magic - 2^64 */
 extern const uint16_t mm_xcache_cap[MM_NCLASSES];    /* cross-thread cache bound */
 extern const uint8_t mm_class_lookup[MM_NSLOTS];     /* class of slot (n + 15) >> 4 */
 

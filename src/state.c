@@ -8,14 +8,22 @@
 #include <string.h>
 #include <sys/auxv.h>
 
-uintptr_t mm_secret;
-uintptr_t mm_free_key;
+/* (the top bit before the first call too: the empty page's list must fail
+ * the fast path's link check from the start) */
+uintptr_t mm_secret = (uintptr_t)1 << 63;
 unsigned mm_mode;
 
 /* Every thread starts with mm_heap_tls == &mm_heap_empty, whose pages
  * have no free block: its first malloc takes the slow path, which makes
  * the thread's heap (alloc.c, init.c). */
+#if MM_HARDEN
+/* the empty page's "list": one word that, as a link, decodes to above
+ * 4 MiB, so that the fast path's link check sends malloc to the slow path */
+static const mm_block_t mm_no_block;
+mm_page_t mm_page_empty = { .free = (mm_block_t *)&mm_no_block };
+#else
 mm_page_t mm_page_empty;
+#endif
 mm_heap_t mm_heap_empty = {
   .fast = { [0 ... MM_NSLOTS - 1] = &mm_page_empty },
   .current = { [0 ... MM_NCLASSES - 1] = &mm_page_empty },
@@ -35,9 +43,11 @@ void mm_state_init(void) {
   uint64_t r0 = 0, r1 = 0;
   const uint64_t *rnd = (const uint64_t *)getauxval(AT_RANDOM);
   if (rnd) { memcpy(&r0, rnd, 8); memcpy(&r1, rnd + 1, 8); }
+  r0 ^= mix64(r1);
   uint64_t t = mm_clock_ns();
-  mm_secret = (uintptr_t)mix64(r0 ^ (uintptr_t)&mm_secret ^ t) | 1;
-  mm_free_key = (uintptr_t)mix64(r1 ^ (uintptr_t)&r0 ^ (t << 17)) | 2;
+  /* the top bit set: any word below 2^63 (a segment's first word, the
+   * empty page's) decodes, as a link, to above 4 MiB (internal.h) */
+  mm_secret = (uintptr_t)mix64(r0 ^ (uintptr_t)&mm_secret ^ t) | 1 | (uintptr_t)1 << 63;
 #ifdef HAVE_VALGRIND_MEMCHECK_H
   if (RUNNING_ON_VALGRIND) mm_state_set_mode(MM_MODE_VALGRIND);
 #endif

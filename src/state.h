@@ -10,7 +10,9 @@
 #pragma GCC visibility push(hidden)
 
 extern uintptr_t mm_secret;               /* link encoding */
-extern uintptr_t mm_free_key;             /* marks free blocks */
+/* The second word of a free block: secret ^ its address (internal.h,
+ * "Hardening"); free() computes it anyway to encode the link. */
+mm_inline uintptr_t mm_free_key(const mm_block_t *b) { return mm_secret ^ (uintptr_t)b; }
 extern mm_heap_t mm_heap_empty;           /* every thread starts here */
 extern mm_page_t mm_page_empty;           /* current[] of mm_heap_empty */
 extern __thread mm_heap_t *mm_heap_tls __attribute__((tls_model("initial-exec")));

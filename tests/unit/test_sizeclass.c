@@ -1,8 +1,8 @@
 /*
  * test_sizeclass -- the size-class tables against their definitions:
  * the class of every size up to the largest class, the lookup table
- * against the formula of mm_size_class, each class's block-start constant
- * against division for every offset in a page, the cross-thread cache
+ * against the formula of mm_size_class, each class's block-start constants
+ * against division for every offset in a segment, the cross-thread cache
  * bounds.
  */
 #include "internal.h"
@@ -47,25 +47,33 @@ int main(void) {
     if (mm_size_class(n) != formula(n)) bad++;
   CHECK(bad == 0);
 
-  /* Lemire: off * magic < magic iff size divides off, for every offset
-   * of a page of the class (64 KiB small, 512 KiB medium), through
-   * mm_is_block_start on a page whose limit is the whole page */
+  /* the block-start test: exactly the starts of the blocks carved so far,
+   * for every offset of a pointer inside a segment (|off| < 4 MiB from
+   * the page start), with none, some and all blocks carved */
+  const long seg = (long)MM_SEGMENT_SIZE;
   for (unsigned c = 0; c < MM_NCLASSES; c++) {
-    size_t size = mm_class_size[c];
-    size_t page = size <= MM_SMALL_MAX ? (size_t)1 << MM_SMALL_PAGE_SHIFT : (size_t)1 << MM_MEDIUM_PAGE_SHIFT;
+    long size = mm_class_size[c];
+    long page = size <= MM_SMALL_MAX ? 1L << MM_SMALL_PAGE_SHIFT : 1L << MM_MEDIUM_PAGE_SHIFT;
+    long cap = page / size;
+    long reserved[] = { 0, 1, cap / 2, cap };
     mm_page_t pg;
     memset(&pg, 0, sizeof(pg));
     pg.start = (uint8_t *)(uintptr_t)0x40000000u;
     pg.magic = mm_class_magic[c];
-    pg.limit = page / size * size;
-    size_t wrong = 0;
-    for (size_t off = 0; off < page + size; off++) {
-      bool want = off % size == 0 && off < pg.limit;
-      if (mm_is_block_start(&pg, pg.start + off) != want) wrong++;
+    CHECK((uint64_t)size * pg.magic == mm_class_step[c] && mm_class_step[c] >= 1 && mm_class_step[c] <= (uint64_t)size);
+    for (size_t k = 0; k < 4; k++) {
+      long r = reserved[k];
+      pg.limit = (uint64_t)r * mm_class_step[c];
+      /* every offset near the page for each carving, all of the segment
+       * for the full one */
+      long lo = k == 3 ? -seg : -2 * size, hi = k == 3 ? seg : page + 2 * size;
+      size_t wrong = 0;
+      for (long off = lo; off < hi; off++) {
+        bool want = off >= 0 && off % size == 0 && off / size < r;
+        if (mm_is_block_start(&pg, pg.start + off) != want) wrong++;
+      }
+      CHECKF(wrong == 0, "class %u (%ld bytes), %ld carved: %zu offsets wrong", c, size, r, wrong);
     }
-    CHECKF(wrong == 0, "class %u (%zu bytes): %zu offsets wrong", c, size, wrong);
-    /* below the start: never a block start */
-    CHECK(!mm_is_block_start(&pg, pg.start - size));
   }
 
   /* the cross-thread cache: none under 64 bytes, else 32 KiB of the
