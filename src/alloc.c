@@ -50,14 +50,15 @@ mm_inline bool page_empty(const mm_page_t *pg) {
   return mm_list_empty(pg->free) || pg == &mm_page_empty;
 }
 
-static void *malloc_small(mm_heap_t *h, size_t i, size_t n);
-static void *malloc_generic(mm_heap_t *h, size_t n);
+static void *malloc_small(size_t n, mm_heap_t *h);
+static void *malloc_generic(size_t n, mm_heap_t *h);
 
 void *mm_malloc(size_t n) {
   mm_heap_t *h = mm_heap_tls;
   if (mm_likely(n <= MM_LOOKUP_MAX)) {
-    size_t i = (n + 15) >> 4;
-    mm_page_t *pg = h->fast[i];
+    /* &h->fast[(n + 15) >> 4]: 16-byte slots at the start of the heap */
+    mm_fast_slot_t *slot = (mm_fast_slot_t *)((uintptr_t)h + ((n + 15) & ~(size_t)15));
+    mm_page_t *pg = slot->page;
     mm_block_t *b = pg->free;
 #if MM_HARDEN
     /* one test for "empty" and "corrupted": the end of a list (a segment
@@ -65,18 +66,18 @@ void *mm_malloc(size_t n) {
      * above 4 MiB, like a corrupted link; the slow path tells them apart */
     uintptr_t x = b->next ^ mm_secret;
     if (mm_likely(x <= MM_SEGMENT_MASK)) {
-      mm_count(h->nmalloc_fast[i]);
+      mm_count(slot->nmalloc);
       return page_pop_x(pg, b, x);
     }
 #else
     if (mm_likely(!mm_list_empty(b))) {
-      mm_count(h->nmalloc_fast[i]);
+      mm_count(slot->nmalloc);
       return page_pop(pg, b);
     }
 #endif
-    return malloc_small(h, i, n);
+    return malloc_small(n, h);
   }
-  return malloc_generic(h, n);
+  return malloc_generic(n, h);
 }
 
 /* page_pop in the checked mode (valgrind, MYMALLOC_CHECK=full). */
@@ -150,19 +151,19 @@ static void *huge_alloc(size_t n, size_t align, bool zero) {
   return p;
 }
 
-/* The fast path of slot i (n <= 1 KiB) found no block: the class has
- * blocks in the cross-thread cache (taken here, first), or its page ran
- * dry, or the thread has no heap yet. */
-static mm_noinline void *malloc_small(mm_heap_t *h, size_t i, size_t n) {
-  unsigned c = mm_class_lookup[i];
+/* The fast path (n <= 1 KiB) found no block: the class has blocks in the
+ * cross-thread cache (taken here, first), or its page ran dry, or the
+ * thread has no heap yet. */
+static mm_noinline void *malloc_small(size_t n, mm_heap_t *h) {
+  unsigned c = mm_class_lookup[(n + 15) >> 4];
   mm_xcache_t *x = &h->xcache[c];
   if (mm_likely(x->head != NULL && !mm_checked_mode())) return xcache_pop(h, c, x, x->head);
-  if (mm_check_full()) return malloc_generic(h, n);   /* room for the canary */
+  if (mm_check_full()) return malloc_generic(n, h);   /* room for the canary */
   return malloc_class(h, c);
 }
 
 /* Everything malloc does not do in its fast path. */
-static mm_noinline void *malloc_generic(mm_heap_t *h, size_t n) {
+static mm_noinline void *malloc_generic(size_t n, mm_heap_t *h) {
   if (mm_check_full() && n <= MM_MEDIUM_MAX) n += MM_CANARY;   /* room for the canary */
   if (n > MM_MEDIUM_MAX) return huge_alloc(n, 0, false);
   return malloc_class(h, mm_size_class(n));

@@ -187,7 +187,7 @@ void mm_heap_check(mm_heap_t *h) {
     WALK("I8", cur == &mm_page_empty || cur->class_idx == c, h);
     mm_page_t *want = mm_checked_mode() || h->xcache[c].head ? &mm_page_empty : cur;
     for (size_t i = 0; i < MM_NSLOTS; i++)
-      if (mm_class_lookup[i] == c) WALK("I8", h->fast[i] == want, &h->fast[i]);
+      if (mm_class_lookup[i] == c) WALK("I8", h->fast[i].page == want, &h->fast[i]);
   }
   for (int k = 0; k < 2; k++) {
     for (mm_segment_t *s = h->segments[k]; s; s = s->next) walk_segment(h, s, false);

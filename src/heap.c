@@ -152,7 +152,7 @@ static bool heap_adopt(mm_heap_t *h) {
 
 /* The counters of a dead heap into the process totals.  mm_heaps_lock held. */
 static void fold_dead(mm_heap_t *h) {
-  for (size_t i = 0; i < MM_NSLOTS; i++) mm_heaps_dead[mm_class_lookup[i]].nmalloc += h->nmalloc_fast[i];
+  for (size_t i = 0; i < MM_NSLOTS; i++) mm_heaps_dead[mm_class_lookup[i]].nmalloc += h->fast[i].nmalloc;
   for (unsigned c = 0; c < MM_NCLASSES; c++) {
     mm_class_totals_t *d = &mm_heaps_dead[c];
     d->nmalloc += h->nmalloc[c];

@@ -79,7 +79,7 @@
  * The paths
  * ==========================================================================
  *
- * malloc (alloc.c): for n <= 1 KiB, page = heap->fast[(n + 15) >> 4]
+ * malloc (alloc.c): for n <= 1 KiB, page = heap->fast[(n + 15) >> 4].page
  *   (one slot per 16 bytes, each pointing at the current page of its
  *   class, so the fast path needs no class lookup); pop page->free.  No
  *   lock, no atomic.  When the list is empty (or the slot points at the
@@ -171,7 +171,7 @@
  *  I7  page->free and every list reachable from it end with the segment's
  *      base (mm_list_end); page->limit == reserved * step and
  *      page->magic is its class's constant (sizeclass.c).
- *  I8  heap->fast[i] is the current page of the class of slot i, or the
+ *  I8  heap->fast[i].page is the current page of the class of slot i, or the
  *      empty page while that class has blocks in the cross-thread cache
  *      (or in the checked mode); heap->current[c] is the empty page or a
  *      page of class c.
@@ -332,15 +332,20 @@ typedef struct mm_xcache_s {
                                      collected) */
 } mm_xcache_t;
 
+typedef struct mm_fast_slot_s {
+  mm_page_t *page;                /* the current page of the slot's class */
+  uint64_t nmalloc;               /* requests served by the fast path */
+} mm_fast_slot_t;
+
 typedef struct mm_page_queue_s {
   mm_page_t *first, *last;
 } mm_page_queue_t;
 
 struct __attribute__((aligned(64))) mm_heap_s {   /* no cache line shared by two heaps */
-  /* the fast path: malloc(n <= 1 KiB) pops from fast[(n + 15) >> 4], a
-   * copy of current[] spread over the 16-byte slots of each class (I8) */
-  mm_page_t *fast[MM_NSLOTS];
-  uint64_t nmalloc_fast[MM_NSLOTS];       /* its requests, by slot */
+  /* the fast path: malloc(n <= 1 KiB) pops from fast[(n + 15) >> 4].page,
+   * a copy of current[] spread over the 16-byte slots of each class (I8),
+   * and counts the request beside it: the slot is at h + ((n + 15) & ~15) */
+  mm_fast_slot_t fast[MM_NSLOTS];        /* first: the fast path's address */
   mm_page_t *current[MM_NCLASSES];        /* the page each class pops from */
   mm_page_queue_t queue[MM_NCLASSES];     /* pages with room */
   mm_page_queue_t full[MM_NCLASSES];      /* pages without room */

@@ -228,7 +228,7 @@ void mm_page_set_fast(mm_heap_t *h, unsigned c, mm_page_t *pg) {
   if (mm_checked_mode()) pg = &mm_page_empty;   /* every malloc is slow */
   /* the slots of class c: (size of c - 1) / 16 + 1 .. size of c / 16 */
   size_t i = c ? mm_class_size[c - 1] / 16 + 1 : 0, last = mm_class_size[c] / 16;
-  do h->fast[i] = pg; while (++i <= last);
+  do h->fast[i].page = pg; while (++i <= last);
 }
 
 size_t mm_page_release_empty(mm_heap_t *h, bool all) {

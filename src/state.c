@@ -25,7 +25,7 @@ mm_page_t mm_page_empty = { .free = (mm_block_t *)&mm_no_block };
 mm_page_t mm_page_empty;
 #endif
 mm_heap_t mm_heap_empty = {
-  .fast = { [0 ... MM_NSLOTS - 1] = &mm_page_empty },
+  .fast = { [0 ... MM_NSLOTS - 1] = { .page = &mm_page_empty } },
   .current = { [0 ... MM_NCLASSES - 1] = &mm_page_empty },
 };
 __thread mm_heap_t *mm_heap_tls __attribute__((tls_model("initial-exec"))) = &mm_heap_empty;

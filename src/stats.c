@@ -65,7 +65,7 @@ static void snapshot(snap_t *s) {
   for (mm_heap_t *h = mm_heaps; h; h = h->next_heap) {
     s->heaps_live++;
     for (size_t i = 0; i < MM_NSLOTS; i++)
-      s->bin[mm_class_lookup[i]].nmalloc += mm_load_relaxed(&h->nmalloc_fast[i]);
+      s->bin[mm_class_lookup[i]].nmalloc += mm_load_relaxed(&h->fast[i].nmalloc);
     for (unsigned c = 0; c < MM_NCLASSES; c++) {
       bin_t *b = &s->bin[c];
       b->nmalloc += mm_load_relaxed(&h->nmalloc[c]);

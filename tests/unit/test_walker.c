@@ -62,7 +62,7 @@ static void break_i4(void) { mm_segment_t *s; page_of(small_block, &s); s->used_
 static void break_i5(void) { mm_segment_t *s; page_of(medium_block, &s); mm_segmap_put((uintptr_t)s, 0); }
 static void break_i6(void) { page_of(small_block, NULL)->start += 8; }
 static void break_i7(void) { mm_page_t *pg = page_of(small_block, NULL); pg->limit += pg->block_size; }
-static void break_i8(void) { mm_heap_tls->fast[(64 + 15) >> 4] = &mm_page_empty; }
+static void break_i8(void) { mm_heap_tls->fast[(64 + 15) >> 4].page = &mm_page_empty; }
 
 int main(void) {
   th_skip_under_valgrind("test_walker", "breaks the heap on purpose: memcheck reports it first");
