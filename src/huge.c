@@ -359,7 +359,7 @@ void *mm_huge_alloc(size_t n, size_t align, bool zero) {
   /* the pages before the block of an aligned request are never touched:
    * only the block's are worth taking from the cache */
   size_t from = off == huge_header_size() ? 0 : off;
-  size_t moved = huge_fill((uint8_t *)s + from, size - from, zero);
+  size_t moved __attribute__((unused)) = huge_fill((uint8_t *)s + from, size - from, zero);
   huge_init(s, size, off, n);
   mm_segmap_set(s, true);
   huge_account_alloc(size - off);
