@@ -10,6 +10,7 @@ notrans_dist_man_MANS += \
 	man/free_sized.3mymalloc \
 	man/mallinfo2.3mymalloc \
 	man/malloc.3mymalloc \
+	man/malloc_info.3mymalloc \
 	man/malloc_stats.3mymalloc \
 	man/malloc_trim.3mymalloc \
 	man/malloc_usable_size.3mymalloc \
@@ -31,6 +32,7 @@ notrans_dist_man_MANS += \
 	man/mymalloc_free_sized.3mymalloc \
 	man/mymalloc_mallinfo.3mymalloc \
 	man/mymalloc_mallinfo2.3mymalloc \
+	man/mymalloc_malloc_info.3mymalloc \
 	man/mymalloc_malloc_stats.3mymalloc \
 	man/mymalloc_malloc_trim.3mymalloc \
 	man/mymalloc_malloc_usable_size.3mymalloc \

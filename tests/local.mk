@@ -49,11 +49,12 @@ if MM_OVERRIDE
 check_PROGRAMS += $(SUITE_TESTS) tests/test_whoami
 TESTS += $(SUITE_TESTS) tests/test_preload.sh
 endif
-dist_check_SCRIPTS = tests/test_nm.sh tests/test_preload.sh
+dist_check_SCRIPTS = tests/test_nm.sh tests/test_preload.sh tests/test_static.sh
 
 # the scripts find the build tree through top_builddir; srcdir is set by
 # automake's test driver
-AM_TESTS_ENVIRONMENT = top_builddir='$(abs_top_builddir)'; export top_builddir;
+AM_TESTS_ENVIRONMENT = top_builddir='$(abs_top_builddir)'; export top_builddir; \
+	CC='$(CC)'; CFLAGS='$(CFLAGS)'; LDFLAGS='$(LDFLAGS)'; export CC CFLAGS LDFLAGS;
 
 tests_test_fork_SOURCES = tests/test_fork.c
 tests_test_fork_CFLAGS = $(mmtest_cflags)
@@ -150,3 +151,8 @@ tests_test_huge_SOURCES = tests/test_huge.c
 tests_test_huge_CFLAGS = $(mmtest_cflags)
 tests_test_huge_LDADD = $(mmtest_ldadd)
 tests_test_huge_LDFLAGS = $(mmtest_ldflags)
+
+# a program linked with -static against src/.libs/libmymalloc.a (issue 15):
+# test_static.sh compiles tests/static_prog.c itself, the way a user would
+TESTS += tests/test_static.sh
+EXTRA_DIST += tests/static_prog.c
