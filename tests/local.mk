@@ -47,9 +47,10 @@ check_PROGRAMS += tests/test_symbols
 TESTS += tests/test_symbols tests/test_nm.sh
 if MM_OVERRIDE
 check_PROGRAMS += $(SUITE_TESTS) tests/test_whoami
-TESTS += $(SUITE_TESTS) tests/test_preload.sh
+TESTS += $(SUITE_TESTS) tests/test_preload.sh tests/test_run.sh
 endif
-dist_check_SCRIPTS = tests/test_nm.sh tests/test_preload.sh tests/test_static.sh
+dist_check_SCRIPTS = tests/test_nm.sh tests/test_preload.sh tests/test_run.sh \
+	tests/test_static.sh
 
 # the scripts find the build tree through top_builddir; srcdir is set by
 # automake's test driver
