@@ -20,3 +20,13 @@ tools_mymalloc_demo_LDFLAGS = -no-install
 get-stats: tools/mymalloc-demo
 	./tools/mymalloc-demo
 .PHONY: get-stats
+
+# `make install` into the running system refreshes the loader's cache
+# (ldconfig, only when DESTDIR is empty, as root, and when $(libdir) is one
+# of the loader's directories), and so does `make uninstall`
+dist_noinst_SCRIPTS += tools/ldconfig-refresh
+install-exec-hook:
+	@$(SHELL) $(srcdir)/tools/ldconfig-refresh '$(DESTDIR)' '$(libdir)'
+uninstall-hook:
+	-@rmdir '$(DESTDIR)$(mymallocincludedir)' 2>/dev/null
+	@$(SHELL) $(srcdir)/tools/ldconfig-refresh '$(DESTDIR)' '$(libdir)'
