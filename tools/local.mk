@@ -30,3 +30,12 @@ install-exec-hook:
 uninstall-hook:
 	-@rmdir '$(DESTDIR)$(mymallocincludedir)' 2>/dev/null
 	@$(SHELL) $(srcdir)/tools/ldconfig-refresh '$(DESTDIR)' '$(libdir)'
+
+# `make deb`: the Debian packages, built from a copy of the sources into
+# $(DEB_DIR), outside the source tree, which stays as it is (as root it
+# installs the build dependencies first).  .ci/package uses the same script.
+DEB_DIR = $(abs_top_srcdir)/../mymalloc-debs
+dist_noinst_SCRIPTS += tools/build-debs
+deb:
+	bash $(srcdir)/tools/build-debs --out '$(DEB_DIR)' --builddir '$(abs_top_builddir)'
+.PHONY: deb
