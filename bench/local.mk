@@ -8,7 +8,8 @@
 # so the warnings flags check them and bench/run finds them in bench/.
 #
 #   make bench                  the full benchmark; writes bench/results/
-#   make bench-quick            under 2 minutes (what CI runs)
+#   make bench-quick            a tenth of the work (what CI runs); durations
+#                               in bench/README.md
 #   make bench BENCH_FLAGS='--only small-2t,larson --runs 3'
 #   make bench-hardening        the cost of the hardening (callgrind)
 

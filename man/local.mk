@@ -10,6 +10,7 @@ notrans_dist_man_MANS += \
 	man/free_sized.3mymalloc \
 	man/mallinfo2.3mymalloc \
 	man/malloc.3mymalloc \
+	man/malloc_info.3mymalloc \
 	man/malloc_stats.3mymalloc \
 	man/malloc_trim.3mymalloc \
 	man/malloc_usable_size.3mymalloc \
@@ -31,6 +32,7 @@ notrans_dist_man_MANS += \
 	man/mymalloc_free_sized.3mymalloc \
 	man/mymalloc_mallinfo.3mymalloc \
 	man/mymalloc_mallinfo2.3mymalloc \
+	man/mymalloc_malloc_info.3mymalloc \
 	man/mymalloc_malloc_stats.3mymalloc \
 	man/mymalloc_malloc_trim.3mymalloc \
 	man/mymalloc_malloc_usable_size.3mymalloc \
@@ -48,10 +50,17 @@ notrans_dist_man_MANS += \
 	man/libmymalloc.7 \
 	man/mymalloc-run.1
 
-# Every page must format without a warning (lintian runs the same check).
+# Every page must format without a warning (lintian runs the same check),
+# and `man -l man/PAGE` must work from the top of the source tree for every
+# page, the ".so man3/..." links included (they resolve through the link
+# man3 -> man at the top of a git checkout).
 lint-man:
 	@fail=0; for p in $(notrans_dist_man_MANS); do \
 	  f=$(srcdir)/$$p; \
+	  if test -d $(srcdir)/man3 && command -v man >/dev/null 2>&1; then \
+	    out=$$(cd $(srcdir) && LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l $$p 2>&1 >/dev/null); \
+	    test -z "$$out" || { echo "$$p: man -l: $$out"; fail=1; }; \
+	  fi; \
 	  if head -n1 $$f | grep -q '^\.so '; then \
 	    t=$(srcdir)/man/$$(sed -n 's|^\.so man[0-9]/||p' $$f); \
 	    test -f $$t || { echo "$$p: broken link"; fail=1; }; \

@@ -9,6 +9,8 @@
 
 #include "internal.h"
 
+#include <stdio.h>
+
 #pragma GCC visibility push(hidden)
 
 /* alloc.c */
@@ -33,6 +35,9 @@ void mm_free_sized(void *p, size_t size);
 void mm_free_aligned_sized(void *p, size_t align, size_t size);
 int mm_malloc_trim(size_t pad);
 int mm_mallopt(int param, int value);
+
+/* compat.c */
+int mm_malloc_info(int options, FILE *fp);
 
 /* stats.c */
 int mm_stats_print(int fd, const char *format);

@@ -3,8 +3,9 @@
  *
  * Each option is read once, from MYMALLOC_<NAME> in the environment, by
  * the library constructor (calls before it use the defaults).  secure_getenv
- * is used, so a setuid program ignores them.  A malformed value gets one
- * warning line on stderr and the default.
+ * is used, so a setuid program ignores them.  A malformed or out-of-range
+ * value gets one warning line on stderr, naming what the option does and
+ * the values it accepts, and the default.
  */
 #include "options.h"
 #include "format.h"
@@ -25,21 +26,21 @@ typedef struct {
 
 static const opt_desc_t mm_option_desc[MM_OPT_COUNT] = {
   [MM_OPT_STATS]          = { "MYMALLOC_STATS", OPT_STATS, 0, 0, 2,
-                              "print the heap report at exit: 0, 1 (text) or json" },
+                              "print the heap report at exit" },
   [MM_OPT_VERBOSE]        = { "MYMALLOC_VERBOSE", OPT_BOOL, 0, 0, 1,
                               "say on stderr which options were chosen" },
   [MM_OPT_SBRK]           = { "MYMALLOC_SBRK", OPT_BOOL, 1, 0, 1,
-                              "take segments from sbrk (else mmap only)" },
+                              "take segments from sbrk, else from mmap only" },
   [MM_OPT_PURGE_DELAY_MS] = { "MYMALLOC_PURGE_DELAY_MS", OPT_NUM, 250, 0, 3600000,
                               "free segments are given back after this many ms" },
   [MM_OPT_HUGE_CACHE_MB]  = { "MYMALLOC_HUGE_CACHE_MB", OPT_NUM, 128, 0, 1 << 20,
-                              "bound in MiB of freed huge blocks kept for reuse" },
+                              "MiB of freed huge blocks kept for reuse, at most" },
   [MM_OPT_HUGE_DECAY_MS]  = { "MYMALLOC_HUGE_DECAY_MS", OPT_NUM, 1000, 0, 3600000,
                               "freed huge blocks are unmapped after this many ms" },
   [MM_OPT_SEGMENT_POOL]   = { "MYMALLOC_SEGMENT_POOL", OPT_NUM, 4, 0, 4096,
-                              "free 4 MiB segments kept resident at most" },
+                              "free 4 MiB segments kept resident, at most" },
   [MM_OPT_CHECK]          = { "MYMALLOC_CHECK", OPT_CHECK, 0, 0, 1,
-                              "full: fill freed blocks and check them, canaries after blocks" },
+                              "fill freed blocks and check them, canaries after blocks" },
 };
 
 long mm_options[MM_OPT_COUNT];
@@ -73,6 +74,20 @@ static bool parse(const opt_desc_t *d, const char *v, long *out) {
   return parse_long(v, out) && *out >= d->min && *out <= d->max;
 }
 
+/* The values an option accepts, for the warning. */
+static void expected(mm_buf_t *b, const opt_desc_t *d) {
+  switch (d->kind) {
+  case OPT_STATS: mm_buf_str(b, "0, 1, text or json"); return;
+  case OPT_CHECK: mm_buf_str(b, "0, 1 or full"); return;
+  case OPT_BOOL: mm_buf_str(b, "0 or 1"); return;
+  case OPT_NUM: break;
+  }
+  mm_buf_str(b, "a decimal number from ");
+  mm_buf_u64(b, (uint64_t)d->min);
+  mm_buf_str(b, " to ");
+  mm_buf_u64(b, (uint64_t)d->max);
+}
+
 void mm_options_init(void) {
   static bool done;
   if (!done) {
@@ -102,8 +117,11 @@ void mm_options_read_env(void) {
       mm_buf_str(&b, d->name);
       mm_buf_str(&b, "=");
       mm_buf_str(&b, v);
-      mm_buf_str(&b, d->kind == OPT_NUM ? " (expected a number)" : " (expected 0 or 1)");
-      mm_buf_str(&b, ", using the default ");
+      mm_buf_str(&b, " (");
+      mm_buf_str(&b, d->help);
+      mm_buf_str(&b, "): expected ");
+      expected(&b, d);
+      mm_buf_str(&b, "; using the default ");
       mm_buf_u64(&b, (uint64_t)d->def);
       mm_buf_str(&b, "\n");
       mm_buf_flush(&b);

@@ -6,7 +6,9 @@
 # run somewhere (valgrind, a sanitizer) says so itself and exits 77
 # (tests/harness.h).  The tests of the library's internals are in
 # tests/unit/ (their own Makefile.am).
-EXTRA_DIST += tests/harness.h
+# test_static.sh compiles tests/static_prog.c itself, the way a user
+# would, against src/.libs/libmymalloc.a (it skips itself where it cannot)
+EXTRA_DIST += tests/harness.h tests/static_prog.c
 
 # run in every build, also --disable-override (the prefixed API, the
 # exports, the layers)
@@ -16,7 +18,8 @@ EVERY_BUILD_TESTS = \
 	tests/test_prefix
 EVERY_BUILD_SH = \
 	tests/test_nm.sh \
-	tests/test_layers.sh
+	tests/test_layers.sh \
+	tests/test_static.sh
 
 # run only when the library overrides libc's names
 OVERRIDE_TESTS = \
@@ -33,7 +36,8 @@ OVERRIDE_TESTS = \
 	tests/test_rss \
 	tests/test_huge
 OVERRIDE_SH = \
-	tests/test_preload.sh
+	tests/test_preload.sh \
+	tests/test_run.sh
 
 check_PROGRAMS += $(EVERY_BUILD_TESTS)
 TESTS += $(EVERY_BUILD_TESTS) $(EVERY_BUILD_SH)
@@ -49,7 +53,8 @@ tests_test_whoami_LDADD = $(PTHREAD_LIBS)
 
 # the scripts find the build tree through top_builddir; srcdir is set by
 # automake's test driver
-AM_TESTS_ENVIRONMENT = top_builddir='$(abs_top_builddir)'; export top_builddir;
+AM_TESTS_ENVIRONMENT = top_builddir='$(abs_top_builddir)'; export top_builddir; \
+	CC='$(CC)'; CFLAGS='$(CFLAGS)'; LDFLAGS='$(LDFLAGS)'; export CC CFLAGS LDFLAGS;
 
 # the original targets: the three original tests
 CORE_TESTS = tests/test1 tests/t-test1 tests/test_sbrk

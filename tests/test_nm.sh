@@ -48,7 +48,7 @@ fi
   if [ $override = yes ]; then
     for s in malloc free calloc realloc reallocarray posix_memalign aligned_alloc memalign \
              valloc pvalloc malloc_usable_size malloc_trim mallinfo mallinfo2 mallopt \
-             malloc_stats free_sized free_aligned_sized cfree __libc_malloc __libc_free \
+             malloc_stats malloc_info free_sized free_aligned_sized cfree __libc_malloc __libc_free \
              __libc_calloc __libc_realloc __libc_memalign __libc_valloc __libc_pvalloc \
              __libc_mallinfo __libc_mallopt __posix_memalign; do
       echo "$s"

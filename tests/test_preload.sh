@@ -25,6 +25,8 @@
 #   MYMALLOC_STATS=json report at exit at least 100000 allocation requests
 #   served by mymalloc; MYMALLOC_STATS=1 with /bin/true prints mymalloc's
 #   heap report at exit.
+# And that a malformed or out-of-range option value gets one warning that
+# names the values the option accepts.
 # A command that is not installed is skipped (counted neither way).
 # Environment: top_builddir (tests/local.mk), srcdir.
 
@@ -312,6 +314,21 @@ if [ -x /bin/true ]; then
   grep -q 'mymalloc .*heap report' "$tmp/true.err" && ok || ko "no heap report from /bin/true: $(head -c 200 "$tmp/true.err")"
   env MYMALLOC_STATS=json LD_PRELOAD="$lib" /bin/true 2> "$tmp/true.json"
   grep -q '"schema"' "$tmp/true.json" && ok || ko "no json report from /bin/true"
+fi
+
+# a bad option value: one warning naming the values the option accepts
+warned() {   # warned SETTING EXPECTED: the warning for SETTING says EXPECTED
+  env "$1" LD_PRELOAD="$lib" /bin/true 2> "$tmp/opt.err"
+  n=$(grep -c "^mymalloc: warning: ignoring $1 (.*): expected $2; using the default [0-9]*\$" "$tmp/opt.err")
+  [ "$n" = 1 ] && ok || ko "$1: expected one warning naming \"$2\", got: $(head -c 300 "$tmp/opt.err")"
+}
+if [ -x /bin/true ]; then
+  warned MYMALLOC_SBRK=maybe '0 or 1'
+  warned MYMALLOC_STATS=2 '0, 1, text or json'
+  warned MYMALLOC_CHECK=half '0, 1 or full'
+  warned MYMALLOC_HUGE_CACHE_MB=99999999 'a decimal number from 0 to 1048576'
+  warned MYMALLOC_PURGE_DELAY_MS=-1 'a decimal number from 0 to 3600000'
+  warned MYMALLOC_SEGMENT_POOL=4096x 'a decimal number from 0 to 4096'
 fi
 
 [ -n "$skipped" ] && echo "$name: skipped:$skipped"

@@ -3,7 +3,8 @@
  * (some blocks freed by another thread), then the text and the JSON
  * reports are parsed and every counter of the bins used is checked
  * against the expected figures, as the difference between a report taken
- * before and one taken after the pattern. */
+ * before and one taken after the pattern.  malloc_info's XML gives the
+ * large blocks that mallinfo2 counts. */
 #include "harness.h"
 #include <mymalloc/malloc.h>
 #include <errno.h>
@@ -153,6 +154,34 @@ static void check_delta(const char *what, const report_t *a, const report_t *b) 
   CHECKF(b->large_blocks - a->large_blocks == NTHREADS, "%s large blocks +%llu", what, b->large_blocks - a->large_blocks);
 }
 
+/* malloc_info: glibc's XML, whose figures are mallinfo2's */
+static void check_malloc_info(void) {
+  char *xml = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&xml, &len);
+  CHECK(f != NULL);
+  if (!f) return;
+  struct mallinfo2 before = mymalloc_mallinfo2();
+  CHECK(mymalloc_malloc_info(0, f) == 0);
+  struct mallinfo2 after = mymalloc_mallinfo2();
+  fclose(f);
+  CHECKF(len > 40 && !strncmp(xml, "<malloc version=\"1\">\n", 20) &&
+         !strcmp(xml + len - 10, "</malloc>\n"), "malloc_info wrote: %s", xml);
+  unsigned long long count = 0, size = 0;
+  const char *m = strstr(xml, "<total type=\"mmap\" count=\"");
+  CHECKF(m && sscanf(m, "<total type=\"mmap\" count=\"%llu\" size=\"%llu\"/>", &count, &size) == 2,
+         "no mmap total in: %s", xml);
+  /* the large blocks kept by the workers, as mallinfo2 counts them */
+  CHECKF(count >= NTHREADS && count == before.hblks && count == after.hblks &&
+         size == before.hblkhd, "malloc_info: %llu large blocks in %llu bytes, mallinfo2: %zu in %zu",
+         count, size, before.hblks, before.hblkhd);
+  CHECK(strstr(xml, "<system type=\"current\" size=\"") != NULL);
+  free(xml);
+  /* options must be 0 */
+  errno = 0;
+  CHECK(mymalloc_malloc_info(1, stdout) == -1 && errno == EINVAL);
+}
+
 int main(void) {
   static report_t t0, j0, t1, j1;
   capture("json");
@@ -176,6 +205,7 @@ int main(void) {
   /* unknown format: -1, EINVAL */
   errno = 0;
   CHECK(mymalloc_stats_print(1, "xml") == -1 && errno == EINVAL);
+  check_malloc_info();
   for (int i = 0; i < NTHREADS; i++) mymalloc_free(keep[i]);
   return test_done("test_stats");
 }

@@ -21,7 +21,7 @@
 static const char *const libc_names[] __attribute__((unused)) = {
   "malloc", "free", "calloc", "realloc", "reallocarray", "posix_memalign", "aligned_alloc",
   "memalign", "valloc", "pvalloc", "malloc_usable_size", "malloc_trim", "mallinfo", "mallinfo2",
-  "mallopt", "malloc_stats", "free_sized", "free_aligned_sized", "cfree", "__libc_malloc",
+  "mallopt", "malloc_stats", "malloc_info", "free_sized", "free_aligned_sized", "cfree", "__libc_malloc",
   "__libc_free", "__libc_calloc", "__libc_realloc", "__libc_memalign", "__libc_valloc",
   "__libc_pvalloc", "__libc_mallinfo", "__libc_mallopt", "__posix_memalign",
 };
@@ -32,7 +32,7 @@ static const char *const prefixed_names[] = {
   "mymalloc_reallocarray", "mymalloc_posix_memalign", "mymalloc_aligned_alloc",
   "mymalloc_memalign", "mymalloc_valloc", "mymalloc_pvalloc", "mymalloc_malloc_usable_size",
   "mymalloc_malloc_trim", "mymalloc_mallopt", "mymalloc_mallinfo2", "mymalloc_mallinfo",
-  "mymalloc_malloc_stats", "mymalloc_free_sized", "mymalloc_free_aligned_sized",
+  "mymalloc_malloc_stats", "mymalloc_malloc_info", "mymalloc_free_sized", "mymalloc_free_aligned_sized",
   "mymalloc_stats_print",
 };
 
@@ -54,6 +54,7 @@ static const char *const twins[][2] __attribute__((unused)) = {
   { "mallopt", "mymalloc_mallopt" }, { "__libc_mallopt", "mymalloc_mallopt" },
   { "mallinfo", "mymalloc_mallinfo" }, { "__libc_mallinfo", "mymalloc_mallinfo" },
   { "mallinfo2", "mymalloc_mallinfo2" }, { "malloc_stats", "mymalloc_malloc_stats" },
+  { "malloc_info", "mymalloc_malloc_info" },
   { "free_sized", "mymalloc_free_sized" }, { "free_aligned_sized", "mymalloc_free_aligned_sized" },
 };
 #endif

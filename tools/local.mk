@@ -17,3 +17,22 @@ tools_mymalloc_demo_SOURCES = tools/demo.c
 get-stats: tools/mymalloc-demo
 	./tools/mymalloc-demo
 .PHONY: get-stats
+
+# `make install` into the running system refreshes the loader's cache
+# (ldconfig, only when DESTDIR is empty, as root, and when $(libdir) is one
+# of the loader's directories), and so does `make uninstall`
+dist_noinst_SCRIPTS += tools/ldconfig-refresh
+install-exec-hook:
+	@$(SHELL) $(srcdir)/tools/ldconfig-refresh '$(DESTDIR)' '$(libdir)'
+uninstall-hook:
+	-@rmdir '$(DESTDIR)$(mymallocincludedir)' 2>/dev/null
+	@$(SHELL) $(srcdir)/tools/ldconfig-refresh '$(DESTDIR)' '$(libdir)'
+
+# `make deb`: the Debian packages, built from a copy of the sources into
+# $(DEB_DIR), outside the source tree, which stays as it is (as root it
+# installs the build dependencies first).  .ci/package uses the same script.
+DEB_DIR = $(abs_top_srcdir)/../mymalloc-debs
+dist_noinst_SCRIPTS += tools/build-debs
+deb:
+	bash $(srcdir)/tools/build-debs --out '$(DEB_DIR)' --builddir '$(abs_top_builddir)'
+.PHONY: deb

@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <malloc.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #ifdef __cplusplus
@@ -57,6 +58,7 @@ int   mymalloc_mallopt(int param, int value);
 struct mallinfo2 mymalloc_mallinfo2(void);
 struct mallinfo  mymalloc_mallinfo(void);
 void  mymalloc_malloc_stats(void);
+int   mymalloc_malloc_info(int options, FILE *fp);
 void  mymalloc_free_sized(void *ptr, size_t size);
 void  mymalloc_free_aligned_sized(void *ptr, size_t alignment, size_t size);
 
