@@ -31,6 +31,9 @@ _Atomic(uint64_t) mm_heaps_live;
  * next slow path (trim_seen). */
 static _Atomic(uint64_t) mm_trim_epoch;
 
+/* Abandoned segments adopted at most by one refill. */
+#define MM_ADOPT_TRIES 4
+
 static uint64_t purge_delay_ns(void) { return (uint64_t)mm_option(MM_OPT_PURGE_DELAY_MS) * 1000000u; }
 
 /* ---- birth and death ----------------------------------------------------- */
@@ -74,7 +77,8 @@ mm_heap_t *mm_heap_create(void) {
 }
 
 /* The thread of h is gone: its segments with live blocks go to the
- * abandoned list, where the next thread that needs pages adopts them. */
+ * abandoned list, where the next thread that needs a page adopts them
+ * (mm_heap_refill). */
 static void heap_abandon(mm_heap_t *h) {
   for (int k = 0; k < 2; k++) {
     mm_segment_t **lists[2] = { &h->segments[k], &h->segments_full[k] };
@@ -138,10 +142,15 @@ static void fold_dead(mm_heap_t *h) {
   }
 }
 
+/* Nothing of a dead thread may stay behind but its live blocks: its
+ * caches go back, its empty pages to their segments (empty segments to
+ * the pool), the free slots of what is left go back to the kernel now (no
+ * one would purge them after the delay), and the structure is reused. */
 void mm_heap_done(mm_heap_t *h) {
   for (unsigned c = 0; c < MM_NCLASSES; c++) h->xcache[c].cap = 0;   /* takes no more */
   mm_heap_xcache_flush(h);
   mm_page_release_empty(h, true);
+  mm_segment_purge_free_slots(h);
   heap_abandon(h);
   mm_heap_tls = &mm_heap_empty;
   pthread_mutex_lock(&mm_heaps_lock);
@@ -267,7 +276,7 @@ static void upkeep(mm_heap_t *h) {
 static mm_page_t *new_page_slot(mm_heap_t *h, enum mm_kind kind) {
   mm_page_t *pg = mm_segment_page_alloc(h, kind);
   if (pg) return pg;
-  for (int tries = 0; tries < 4 && !h->segments[kind] && heap_adopt(h); tries++) {}
+  for (int tries = 0; tries < MM_ADOPT_TRIES && !h->segments[kind] && heap_adopt(h); tries++) {}
   if ((pg = mm_segment_page_alloc(h, kind))) return pg;
   purge_before_growth(h);
   if (!mm_segment_alloc(h, kind) && !(mm_heap_release_memory() && mm_segment_alloc(h, kind))) return NULL;
@@ -281,6 +290,11 @@ mm_page_t *mm_heap_refill(mm_heap_t *h, unsigned c) {
   upkeep(h);
   mm_page_t *pg = mm_page_find(h, c);
   if (pg) return pg;
+  /* a dead thread's page of the class with room comes before a new page
+   * (a short-lived thread would otherwise leave one page per thread
+   * behind, each holding its one live block) */
+  for (int tries = 0; tries < MM_ADOPT_TRIES && heap_adopt(h); tries++)
+    if ((pg = mm_page_find(h, c))) return pg;
   /* a new page: what is free elsewhere is purged after the delay */
   if (!h->purge_at_ns) h->purge_at_ns = mm_clock_ns() + purge_delay_ns();
   pg = new_page_slot(h, mm_class_size[c] <= MM_SMALL_MAX ? MM_SMALL : MM_MEDIUM);

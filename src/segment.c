@@ -16,7 +16,8 @@ static pthread_mutex_t mm_segment_lock = PTHREAD_MUTEX_INITIALIZER;
 static mm_segment_t *mm_pool;           /* free segments, newest first */
 static mm_segment_t *mm_pool_tail;
 static size_t mm_pool_resident;         /* .. of which not purged */
-static mm_segment_t *mm_abandoned;      /* segments of dead threads */
+static mm_segment_t *mm_abandoned;      /* segments of dead threads, newest first */
+static mm_segment_t *mm_abandoned_tail;
 static _Atomic(uint64_t) mm_pool_due;   /* a pooled segment awaits purging then */
 _Atomic(uint64_t) mm_segments_held;
 _Atomic(uint64_t) mm_segments_abandoned;
@@ -254,15 +255,22 @@ void mm_segment_abandon(mm_segment_t *s) {
   s->heap = NULL;
   pthread_mutex_lock(&mm_segment_lock);
   mm_seg_push(&mm_abandoned, s);
+  if (!mm_abandoned_tail) mm_abandoned_tail = s;
   pthread_mutex_unlock(&mm_segment_lock);
   atomic_fetch_add(&mm_segments_abandoned, 1);
 }
 
 mm_segment_t *mm_segment_take_abandoned(void) {
   if (!atomic_load_explicit(&mm_segments_abandoned, memory_order_relaxed)) return NULL;  /* peek; the lock decides */
+  /* the oldest: every abandoned segment comes round in turn, and the
+   * blocks freed on it meanwhile are collected (taking the newest would
+   * cycle a few segments while the older ones kept their pages) */
   pthread_mutex_lock(&mm_segment_lock);
-  mm_segment_t *s = mm_abandoned;
-  if (s) mm_seg_remove(&mm_abandoned, s);
+  mm_segment_t *s = mm_abandoned_tail;
+  if (s) {
+    mm_abandoned_tail = s->prev;
+    mm_seg_remove(&mm_abandoned, s);
+  }
   pthread_mutex_unlock(&mm_segment_lock);
   if (s) atomic_fetch_sub(&mm_segments_abandoned, 1);
   return s;
