@@ -250,9 +250,26 @@ static void purge_before_growth(mm_heap_t *h) {
   if (atomic_load_explicit(&mm_huge_counters.cached_bytes, memory_order_relaxed)) mm_huge_cache_purge(true);
 }
 
-bool mm_heap_release_memory(void) {
+/* What h keeps that it does not use: its cross-thread cache, its empty
+ * pages (the last one of each class too), and the empty pages of dead
+ * threads' segments (adopted so that they can go).  Returns the pages
+ * released. */
+static size_t heap_give_back(mm_heap_t *h) {
+  mm_heap_xcache_flush(h);
+  for (int i = 0; i < 1024 && heap_adopt(h); i++) {}
+  return mm_page_release_empty(h, true);
+}
+
+/* Out of memory: what h keeps, then the huge cache and the segment pool
+ * go back, address space included; the other heaps give back what they
+ * keep at their next slow path (as after a malloc_trim). */
+bool mm_heap_release_memory(mm_heap_t *h) {
   int saved = errno;
-  size_t n = mm_huge_cache_purge(true) + mm_segment_pool_purge(true);
+  atomic_fetch_add(&mm_trim_epoch, 1);
+  size_t n = 0;
+  if (h->live) n += heap_give_back(h);
+  n += mm_huge_cache_purge(true);
+  n += mm_segment_pool_release();
   errno = saved;
   return n > 0;
 }
@@ -279,7 +296,7 @@ static mm_page_t *new_page_slot(mm_heap_t *h, enum mm_kind kind) {
   for (int tries = 0; tries < MM_ADOPT_TRIES && !h->segments[kind] && heap_adopt(h); tries++) {}
   if ((pg = mm_segment_page_alloc(h, kind))) return pg;
   purge_before_growth(h);
-  if (!mm_segment_alloc(h, kind) && !(mm_heap_release_memory() && mm_segment_alloc(h, kind))) return NULL;
+  if (!mm_segment_alloc(h, kind) && !(mm_heap_release_memory(h) && mm_segment_alloc(h, kind))) return NULL;
   return mm_segment_page_alloc(h, kind);
 }
 
@@ -315,9 +332,7 @@ int mm_heap_trim(mm_heap_t *h) {
   atomic_fetch_add(&mm_trim_epoch, 1);
   size_t released = 0;
   if (h) {
-    mm_heap_xcache_flush(h);
-    for (int i = 0; i < 1024 && heap_adopt(h); i++) {}
-    released += mm_page_release_empty(h, true);
+    released += heap_give_back(h);
     released += mm_segment_purge_free_slots(h);
   }
   released += mm_segment_pool_purge(true);

@@ -116,6 +116,36 @@ static size_t pool_purge_locked(bool force) {
   return released;
 }
 
+/* Memory is short: every pooled segment goes.  Mapped ones are unmapped
+ * and those at the top of the break cut off it (pool_purge_locked); the
+ * others of the break, below a segment in use, are unmapped where they
+ * lie: it is their address space that is short, and madvise does not
+ * give that back.  Their holes are forgotten (mm_os_sbrk_unmap).  Returns
+ * bytes given back. */
+size_t mm_segment_pool_release(void) {
+  pthread_mutex_lock(&mm_segment_lock);
+  size_t released = pool_purge_locked(true);
+  mm_segment_t *kept = NULL, *kept_tail = NULL;
+  while (mm_pool) {                 /* all purged now, all from sbrk */
+    mm_segment_t *s = mm_pool;
+    mm_seg_remove(&mm_pool, s);     /* (its header goes with it) */
+    mm_segmap_set(s, false);
+    if (mm_os_sbrk_unmap(s, MM_SEGMENT_SIZE)) {
+      mm_os_count_purged(-(int64_t)pool_purge_size());
+      atomic_fetch_sub(&mm_segments_held, 1);
+      released += MM_SEGMENT_SIZE;
+    } else {                        /* still ours, pooled again */
+      mm_segmap_set(s, true);
+      mm_seg_push(&kept, s);
+      if (!kept_tail) kept_tail = s;
+    }
+  }
+  mm_pool = kept;
+  mm_pool_tail = kept_tail;
+  pthread_mutex_unlock(&mm_segment_lock);
+  return released;
+}
+
 size_t mm_segment_pool_purge(bool force) {
   pthread_mutex_lock(&mm_segment_lock);
   size_t r = pool_purge_locked(force);

@@ -42,7 +42,8 @@ SUITE_TESTS = \
 	tests/test_ctor \
 	tests/test_api \
 	tests/test_misuse \
-	tests/test_cxx
+	tests/test_cxx \
+	tests/test_aslimit
 check_PROGRAMS += tests/test_symbols
 TESTS += tests/test_symbols tests/test_nm.sh
 if MM_OVERRIDE
@@ -69,6 +70,11 @@ tests_test_enomem_SOURCES = tests/test_enomem.c
 tests_test_enomem_CFLAGS = $(mmtest_cflags)
 tests_test_enomem_LDADD = $(mmtest_ldadd)
 tests_test_enomem_LDFLAGS = $(mmtest_ldflags)
+
+tests_test_aslimit_SOURCES = tests/test_aslimit.c
+tests_test_aslimit_CFLAGS = $(mmtest_cflags)
+tests_test_aslimit_LDADD = $(mmtest_ldadd)
+tests_test_aslimit_LDFLAGS = $(mmtest_ldflags)
 
 tests_test_ctor_SOURCES = tests/test_ctor.c
 tests_test_ctor_CFLAGS = $(mmtest_cflags)
