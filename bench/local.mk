@@ -14,7 +14,8 @@
 #   make bench-hardening        the cost of the hardening (callgrind)
 
 bench_programs = bench/small bench/larson bench/prodcons bench/falseshare \
-	bench/fragment bench/realloc bench/large bench/pairs bench/measure
+	bench/fragment bench/realloc bench/large bench/pairs bench/measure \
+	bench/churn
 noinst_PROGRAMS += $(bench_programs)
 
 bench_cflags = -O2 $(MM_CFLAGS) $(PTHREAD_CFLAGS)
@@ -44,6 +45,9 @@ bench_large_LDADD = $(bench_ldadd)
 bench_pairs_SOURCES = bench/pairs.c bench/bench.h
 bench_pairs_CFLAGS = $(bench_cflags)
 bench_pairs_LDADD = $(bench_ldadd)
+bench_churn_SOURCES = bench/churn.c bench/bench.h
+bench_churn_CFLAGS = $(bench_cflags)
+bench_churn_LDADD = $(bench_ldadd)
 bench_measure_SOURCES = bench/measure.c
 bench_measure_CFLAGS = $(bench_cflags)
 

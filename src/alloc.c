@@ -147,7 +147,7 @@ static mm_noinline void *malloc_first(unsigned c) {
 static void *huge_alloc(size_t n, size_t align, bool zero) {
   mm_process_init();
   void *p = mm_huge_alloc(n, align, zero);
-  if (!p && mm_heap_release_memory()) p = mm_huge_alloc(n, align, zero);
+  if (!p && mm_heap_release_memory(mm_heap_tls)) p = mm_huge_alloc(n, align, zero);
   return p;
 }
 
@@ -222,7 +222,7 @@ void *mm_realloc(void *p, size_t n) {
     old = s->size - s->huge_align_off;
     if (n > MM_MEDIUM_MAX) {
       void *r = mm_huge_realloc(s, n);
-      if (!r && mm_heap_release_memory()) r = mm_huge_realloc(s, n);
+      if (!r && mm_heap_release_memory(mm_heap_tls)) r = mm_huge_realloc(s, n);
       if (r) return r;
       /* fall through to copy (or fail) */
     }

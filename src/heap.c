@@ -30,6 +30,9 @@ _Atomic(uint64_t) mm_heapless_frees[MM_NCLASSES];
  * next slow path (trim_seen). */
 static _Atomic(uint64_t) mm_trim_epoch;
 
+/* Abandoned segments adopted at most by one refill. */
+#define MM_ADOPT_TRIES 4
+
 static uint64_t purge_delay_ns(void) { return (uint64_t)mm_option(MM_OPT_PURGE_DELAY_MS) * 1000000u; }
 
 /* ---- the cross-thread caches ----------------------------------------------- */
@@ -100,7 +103,8 @@ mm_heap_t *mm_heap_create(void) {
 }
 
 /* The thread of h is gone: its segments with live blocks go to the
- * abandoned list, where the next thread that needs pages adopts them. */
+ * abandoned list, where the next thread that needs a page adopts them
+ * (mm_heap_refill). */
 static void heap_abandon(mm_heap_t *h) {
   for (int k = 0; k < 2; k++) {
     mm_segment_t **lists[2] = { &h->segments[k], &h->segments_full[k] };
@@ -164,10 +168,15 @@ static void fold_dead(mm_heap_t *h) {
   }
 }
 
+/* Nothing of a dead thread may stay behind but its live blocks: its
+ * caches go back, its empty pages to their segments (empty segments to
+ * the pool), the free slots of what is left go back to the kernel now (no
+ * one would purge them after the delay), and the structure is reused. */
 void mm_heap_done(mm_heap_t *h) {
   for (unsigned c = 0; c < MM_NCLASSES; c++) h->xcache[c].cap = 0;   /* takes no more */
   xcache_flush(h);
   mm_page_release_empty(h, true);
+  mm_segment_purge_free_slots(h);
   heap_abandon(h);
   mm_heap_tls = &mm_heap_empty;
   pthread_mutex_lock(&mm_heaps_lock);
@@ -239,9 +248,26 @@ static void purge_before_growth(mm_heap_t *h) {
   if (atomic_load_explicit(&mm_huge_counters.cached_bytes, memory_order_relaxed)) mm_huge_cache_purge(true);
 }
 
-bool mm_heap_release_memory(void) {
+/* What h keeps that it does not use: its cross-thread cache, its empty
+ * pages (the last one of each class too), and the empty pages of dead
+ * threads' segments (adopted so that they can go).  Returns the pages
+ * released. */
+static size_t heap_give_back(mm_heap_t *h) {
+  xcache_flush(h);
+  for (int i = 0; i < 1024 && heap_adopt(h); i++) {}
+  return mm_page_release_empty(h, true);
+}
+
+/* Out of memory: what h keeps, then the huge cache and the segment pool
+ * go back, address space included; the other heaps give back what they
+ * keep at their next slow path (as after a malloc_trim). */
+bool mm_heap_release_memory(mm_heap_t *h) {
   int saved = errno;
-  size_t n = mm_huge_cache_purge(true) + mm_segment_pool_purge(true);
+  atomic_fetch_add(&mm_trim_epoch, 1);
+  size_t n = 0;
+  if (h->live) n += heap_give_back(h);
+  n += mm_huge_cache_purge(true);
+  n += mm_segment_pool_release();
   errno = saved;
   return n > 0;
 }
@@ -265,10 +291,10 @@ static void upkeep(mm_heap_t *h) {
 static mm_page_t *new_page_slot(mm_heap_t *h, enum mm_kind kind) {
   mm_page_t *pg = mm_segment_page_alloc(h, kind);
   if (pg) return pg;
-  for (int tries = 0; tries < 4 && !h->segments[kind] && heap_adopt(h); tries++) {}
+  for (int tries = 0; tries < MM_ADOPT_TRIES && !h->segments[kind] && heap_adopt(h); tries++) {}
   if ((pg = mm_segment_page_alloc(h, kind))) return pg;
   purge_before_growth(h);
-  if (!mm_segment_alloc(h, kind) && !(mm_heap_release_memory() && mm_segment_alloc(h, kind))) return NULL;
+  if (!mm_segment_alloc(h, kind) && !(mm_heap_release_memory(h) && mm_segment_alloc(h, kind))) return NULL;
   return mm_segment_page_alloc(h, kind);
 }
 
@@ -279,6 +305,11 @@ mm_page_t *mm_heap_refill(mm_heap_t *h, unsigned c) {
   upkeep(h);
   mm_page_t *pg = mm_page_find(h, c);
   if (pg) return pg;
+  /* a dead thread's page of the class with room comes before a new page
+   * (a short-lived thread would otherwise leave one page per thread
+   * behind, each holding its one live block) */
+  for (int tries = 0; tries < MM_ADOPT_TRIES && heap_adopt(h); tries++)
+    if ((pg = mm_page_find(h, c))) return pg;
   /* a new page: what is free elsewhere is purged after the delay */
   if (!h->purge_at_ns) h->purge_at_ns = mm_clock_ns() + purge_delay_ns();
   pg = new_page_slot(h, mm_class_size[c] <= MM_SMALL_MAX ? MM_SMALL : MM_MEDIUM);
@@ -299,9 +330,7 @@ int mm_heap_trim(mm_heap_t *h) {
   atomic_fetch_add(&mm_trim_epoch, 1);
   size_t released = 0;
   if (h) {
-    xcache_flush(h);
-    for (int i = 0; i < 1024 && heap_adopt(h); i++) {}
-    released += mm_page_release_empty(h, true);
+    released += heap_give_back(h);
     released += mm_segment_purge_free_slots(h);
   }
   released += mm_segment_pool_purge(true);

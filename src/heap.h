@@ -27,10 +27,13 @@ mm_page_t *mm_heap_refill(mm_heap_t *h, unsigned c);
  * released. */
 int mm_heap_trim(mm_heap_t *h);
 
-/* Out of memory or address space: give back what the caches hold (the
- * huge cache, the segment pool).  True when something was released, so
- * that the caller tries once more. */
-bool mm_heap_release_memory(void);
+/* Out of memory or address space: give back what h (the caller's heap,
+ * maybe mm_heap_empty) keeps unused -- its cross-thread cache, its empty
+ * pages -- and what the caches hold (the huge cache, the segment pool,
+ * address space included); the other heaps follow at their next slow
+ * path.  True when something was released, so that the caller tries once
+ * more. */
+bool mm_heap_release_memory(mm_heap_t *h);
 
 /* What the report reads.  All heaps (under mm_heaps_lock); the counters
  * of dead heaps folded per class (under mm_heaps_lock); pages of

@@ -90,10 +90,11 @@
  *     heap.c   mm_heap_refill: upkeep due (full pages hit by cross-thread
  *              frees, a malloc_trim, purges), then a page of the class;
  *     page.c   mm_page_find: collect, carve, or move to the next page;
- *     heap.c   a new page: a free slot of the heap's segments, an adopted
- *              segment, or a new segment (purging first what the heap
- *              cannot reuse; on failure giving the caches back and
- *              trying again);
+ *     heap.c   a new page: a page with room in adopted segments of dead
+ *              threads, a free slot of the heap's segments, or a new
+ *              segment (purging first what the heap cannot reuse; on
+ *              failure giving back what the heap keeps unused and the
+ *              caches, address space included, and trying again);
  *     segment.c / os.c   slots, the pool, sbrk and mmap.
  *
  * free (free.c): the segment map (segmap.c, one byte per 4 MiB of

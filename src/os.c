@@ -42,6 +42,14 @@ void mm_os_count_purged(int64_t delta) {
   }
 }
 
+/* The lowest address the kernel gave us a mapping at (a hint: races
+ * only make it less exact). */
+static uintptr_t mm_os_low = UINTPTR_MAX;
+
+static void note_low(const void *p) {
+  if ((uintptr_t)p < mm_load_relaxed(&mm_os_low)) mm_store_relaxed(&mm_os_low, (uintptr_t)p);
+}
+
 /* After this many failed sbrk calls in a row we stop asking (mmap only). */
 #define MM_SBRK_MAX_FAILURES 4
 static unsigned mm_sbrk_failures;
@@ -95,27 +103,80 @@ bool mm_os_sbrk_trim(void *addr, size_t size) {
   return ok;
 }
 
+/* Give back [addr, addr+size), a part of the break region that cannot be
+ * lowered because it is not at the top: munmap frees its address space.
+ * The caller forgets the range: the break is only ever lowered over
+ * segments it holds, never over such a hole (the kernel may place a later
+ * mapping there).  Returns false when the kernel refused (the range is
+ * still ours). */
+bool mm_os_sbrk_unmap(void *addr, size_t size) {
+  int saved = errno;
+  bool ok = munmap(addr, size) == 0;
+  errno = saved;
+  if (ok) atomic_fetch_sub(&mm_os_counters.sbrk_bytes, size);
+  return ok;
+}
+
 void *mm_os_mmap(size_t size) {
   void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) { errno = ENOMEM; return NULL; }
+  note_low(p);
   atomic_fetch_add(&mm_os_counters.mmap_bytes, size);
   atomic_fetch_add(&mm_os_counters.mmap_total, size);
   counters_changed();
   return p;
 }
 
+/* Exactly `size` bytes at a multiple of `align`, without mapping more:
+ * for when the address space left is too short for size + align (an
+ * RLIMIT_AS, commit accounting).  The kernel's choice, if it is aligned;
+ * else the aligned address just below it, then aligned addresses below
+ * everything we were given (the kernel hands out addresses from the top
+ * down: the room is there, while the gaps between our aligned mappings
+ * hold no aligned range).  MAP_FIXED_NOREPLACE never replaces a mapping
+ * (a kernel before 4.17 takes the address as a hint: the result is
+ * checked). */
+static uint8_t *mmap_exact_aligned(size_t size, size_t align) {
+  const int prot = PROT_READ | PROT_WRITE, flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+  uint8_t *p = mmap(NULL, size, prot, flags, -1, 0);
+  if (p == MAP_FAILED) return NULL;
+  if (((uintptr_t)p & (align - 1)) == 0) return p;
+  munmap(p, size);
+  uintptr_t low = mm_load_relaxed(&mm_os_low);
+  if ((uintptr_t)p < low) low = (uintptr_t)p;
+  uintptr_t at[4] = { (uintptr_t)p & ~(uintptr_t)(align - 1) };
+  for (int i = 1; i < 4; i++) {
+    size_t below = size + (size_t)(i - 1) * align;
+    at[i] = low > below + align ? (low - below) & ~(uintptr_t)(align - 1) : 0;
+  }
+  for (int i = 0; i < 4; i++) {
+    if (!at[i]) continue;
+    uint8_t *q = mmap((void *)at[i], size, prot, flags | MAP_FIXED_NOREPLACE, -1, 0);
+    if (q == (uint8_t *)at[i]) return q;
+    if (q != MAP_FAILED) munmap(q, size);
+  }
+  return NULL;
+}
+
 /* `size` bytes at an address that is a multiple of `align` (a power of two
- * >= the OS page). */
+ * >= the OS page): size + align mapped and the ends cut off, or when the
+ * address space left is too short for that, mmap_exact_aligned. */
 void *mm_os_mmap_aligned(size_t size, size_t align) {
   if (size + align < size) { errno = ENOMEM; return NULL; }
   int saved = errno;
+  uint8_t *a;
   uint8_t *p = mmap(NULL, size + align, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (p == MAP_FAILED) { errno = ENOMEM; return NULL; }
-  uint8_t *a = (uint8_t *)mm_align_up((uintptr_t)p, align);
-  size_t head = (size_t)(a - p), tail = align - head;
-  if (head) munmap(p, head);
-  if (tail) munmap(a + size, tail);
+  if (p != MAP_FAILED) {
+    a = (uint8_t *)mm_align_up((uintptr_t)p, align);
+    size_t head = (size_t)(a - p), tail = align - head;
+    if (head) munmap(p, head);
+    if (tail) munmap(a + size, tail);
+  } else if (!(a = mmap_exact_aligned(size, align))) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  note_low(a);
   errno = saved;
   atomic_fetch_add(&mm_os_counters.mmap_bytes, size);
   atomic_fetch_add(&mm_os_counters.mmap_total, size);

@@ -39,6 +39,7 @@ void mm_os_count_purged(int64_t delta);   /* bytes given back (+) or reused (-) 
 void *mm_os_sbrk_segment(size_t size);
 bool mm_os_sbrk_trim(void *addr, size_t size);
 bool mm_os_sbrk_is_top(void *addr, size_t size);
+bool mm_os_sbrk_unmap(void *addr, size_t size);
 void *mm_os_mmap(size_t size);
 void *mm_os_mmap_aligned(size_t size, size_t align);
 int mm_os_munmap(void *addr, size_t size);

@@ -16,7 +16,8 @@ static pthread_mutex_t mm_segment_lock = PTHREAD_MUTEX_INITIALIZER;
 static mm_segment_t *mm_pool;           /* free segments, newest first */
 static mm_segment_t *mm_pool_tail;
 static size_t mm_pool_resident;         /* .. of which not purged */
-static mm_segment_t *mm_abandoned;      /* segments of dead threads */
+static mm_segment_t *mm_abandoned;      /* segments of dead threads, newest first */
+static mm_segment_t *mm_abandoned_tail;
 static _Atomic(uint64_t) mm_pool_due;   /* a pooled segment awaits purging then */
 _Atomic(uint64_t) mm_segments_held;
 _Atomic(uint64_t) mm_segments_abandoned;
@@ -112,6 +113,36 @@ static size_t pool_purge_locked(bool force) {
   }
   pool_trim_brk();
   atomic_store_explicit(&mm_pool_due, mm_pool_resident ? now + delay : 0, memory_order_relaxed);
+  return released;
+}
+
+/* Memory is short: every pooled segment goes.  Mapped ones are unmapped
+ * and those at the top of the break cut off it (pool_purge_locked); the
+ * others of the break, below a segment in use, are unmapped where they
+ * lie: it is their address space that is short, and madvise does not
+ * give that back.  Their holes are forgotten (mm_os_sbrk_unmap).  Returns
+ * bytes given back. */
+size_t mm_segment_pool_release(void) {
+  pthread_mutex_lock(&mm_segment_lock);
+  size_t released = pool_purge_locked(true);
+  mm_segment_t *kept = NULL, *kept_tail = NULL;
+  while (mm_pool) {                 /* all purged now, all from sbrk */
+    mm_segment_t *s = mm_pool;
+    mm_seg_remove(&mm_pool, s);     /* (its header goes with it) */
+    mm_segmap_set(s, false);
+    if (mm_os_sbrk_unmap(s, MM_SEGMENT_SIZE)) {
+      mm_os_count_purged(-(int64_t)pool_purge_size());
+      atomic_fetch_sub(&mm_segments_held, 1);
+      released += MM_SEGMENT_SIZE;
+    } else {                        /* still ours, pooled again */
+      mm_segmap_set(s, true);
+      mm_seg_push(&kept, s);
+      if (!kept_tail) kept_tail = s;
+    }
+  }
+  mm_pool = kept;
+  mm_pool_tail = kept_tail;
+  pthread_mutex_unlock(&mm_segment_lock);
   return released;
 }
 
@@ -254,15 +285,22 @@ void mm_segment_abandon(mm_segment_t *s) {
   s->heap = NULL;
   pthread_mutex_lock(&mm_segment_lock);
   mm_seg_push(&mm_abandoned, s);
+  if (!mm_abandoned_tail) mm_abandoned_tail = s;
   pthread_mutex_unlock(&mm_segment_lock);
   atomic_fetch_add(&mm_segments_abandoned, 1);
 }
 
 mm_segment_t *mm_segment_take_abandoned(void) {
   if (!atomic_load_explicit(&mm_segments_abandoned, memory_order_relaxed)) return NULL;  /* peek; the lock decides */
+  /* the oldest: every abandoned segment comes round in turn, and the
+   * blocks freed on it meanwhile are collected (taking the newest would
+   * cycle a few segments while the older ones kept their pages) */
   pthread_mutex_lock(&mm_segment_lock);
-  mm_segment_t *s = mm_abandoned;
-  if (s) mm_seg_remove(&mm_abandoned, s);
+  mm_segment_t *s = mm_abandoned_tail;
+  if (s) {
+    mm_abandoned_tail = s->prev;
+    mm_seg_remove(&mm_abandoned, s);
+  }
   pthread_mutex_unlock(&mm_segment_lock);
   if (s) atomic_fetch_sub(&mm_segments_abandoned, 1);
   return s;

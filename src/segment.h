@@ -38,6 +38,7 @@ mm_segment_t *mm_segment_take_abandoned(void);
  * bytes). */
 size_t mm_segment_purge_free_slots(mm_heap_t *h);
 size_t mm_segment_pool_purge(bool force);
+size_t mm_segment_pool_release(void);     /* short of memory: unmap them all */
 uint64_t mm_segment_pool_due(void);       /* a pooled segment is due then; 0: none */
 bool mm_segment_pool_has_resident(void);  /* a resident segment waits in the pool */
 

@@ -31,6 +31,18 @@ static inline size_t th_rss_bytes(void) {
   return (size_t)res * (size_t)sysconf(_SC_PAGESIZE);
 }
 
+/* address space of this process (VmSize of /proc/self/status) */
+static inline size_t th_vmsize_bytes(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  if (!f) return 0;
+  char line[256];
+  size_t kb = 0;
+  while (fgets(line, sizeof(line), f))
+    if (sscanf(line, "VmSize: %zu kB", &kb) == 1) break;
+  fclose(f);
+  return kb << 10;
+}
+
 static int th_pass, th_fail;
 
 #define CHECK(expr) \

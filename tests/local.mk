@@ -34,7 +34,8 @@ OVERRIDE_TESTS = \
 	tests/test_misuse \
 	tests/test_cxx \
 	tests/test_rss \
-	tests/test_huge
+	tests/test_huge \
+	tests/test_aslimit
 OVERRIDE_SH = \
 	tests/test_preload.sh \
 	tests/test_run.sh

@@ -35,17 +35,6 @@
 static unsigned char *hb[MAXH], *mb[MAXM], *sb[MAXS];
 static int nh, nm, ns;
 
-static size_t vmsize(void) {
-  FILE *f = fopen("/proc/self/status", "r");
-  if (!f) return 0;
-  char line[256];
-  size_t kb = 0;
-  while (fgets(line, sizeof(line), f))
-    if (sscanf(line, "VmSize: %zu kB", &kb) == 1) break;
-  fclose(f);
-  return kb << 10;
-}
-
 static uint64_t hseed(int i) { return 0x1000000u + (uint64_t)i; }
 static uint64_t mseed(int i) { return 0x2000000u + (uint64_t)i; }
 static uint64_t sseed(int i) { return 0x3000000u + (uint64_t)i; }
@@ -72,7 +61,7 @@ int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
   struct rlimit old;
   CHECK(getrlimit(RLIMIT_AS, &old) == 0);
-  size_t vm = vmsize();
+  size_t vm = th_vmsize_bytes();
   CHECK(vm > 0);
   struct rlimit lim = { (rlim_t)(vm + (64u << 20)), old.rlim_max };
   if (old.rlim_cur != RLIM_INFINITY && old.rlim_cur < lim.rlim_cur) {
