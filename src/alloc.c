@@ -100,18 +100,16 @@ static mm_noinline void *xcache_pop_checked(mm_block_t *b) {
 
 /* Pop the first block of h's cross-thread cache of class c.  Its links
  * cross segments: the next block must be in one of ours. */
-mm_inline void *xcache_pop(mm_heap_t *h, unsigned c, mm_xcache_t *x, mm_block_t *b) {
+mm_inline void *xcache_pop(mm_xcache_t *x, mm_block_t *b) {
   mm_block_t *next = mm_decode(b);
   if (mm_unlikely(next && (((uintptr_t)next & (MM_ALIGN - 1)) || !mm_segmap_shift(next))))
     mm_corrupt("malloc", b, "corrupted free-list link");
   x->head = next;
   x->count--;
   b->key = 0;
-  mm_count(h->nmalloc[c]);
-  mm_count(x->ncollected);    /* it was counted as a cross-thread free */
+  /* (counted by the report as npushed - nflushed - count) */
   if (mm_checked_mode()) return xcache_pop_checked(b);
-  if (!next) mm_page_set_fast(h, c, h->current[c]);   /* back to the page */
-  return b;
+  return b;   /* (the fast slots stay diverted: malloc_small undoes it) */
 }
 
 static void *malloc_first(unsigned c);
@@ -122,7 +120,7 @@ static void *malloc_first(unsigned c);
  * and jemalloc reuse them so too). */
 static void *malloc_class(mm_heap_t *h, unsigned c) {
   mm_xcache_t *x = &h->xcache[c];
-  if (x->head) return xcache_pop(h, c, x, x->head);
+  if (x->head) return xcache_pop(x, x->head);
   mm_page_t *pg = h->current[c];
   if (page_empty(pg)) {
     if (mm_unlikely(h == &mm_heap_empty)) return malloc_first(c);
@@ -157,8 +155,12 @@ static void *huge_alloc(size_t n, size_t align, bool zero) {
 static mm_noinline void *malloc_small(size_t n, mm_heap_t *h) {
   unsigned c = mm_class_lookup[(n + 15) >> 4];
   mm_xcache_t *x = &h->xcache[c];
-  if (mm_likely(x->head != NULL && !mm_checked_mode())) return xcache_pop(h, c, x, x->head);
+  if (mm_likely(x->head != NULL && !mm_checked_mode())) return xcache_pop(x, x->head);
   if (mm_check_full()) return malloc_generic(n, h);   /* room for the canary */
+  if (x->diverted) {   /* the cache ran dry: the fast slots back to the page */
+    x->diverted = 0;
+    mm_page_set_fast(h, c, h->current[c]);
+  }
   return malloc_class(h, c);
 }
 

@@ -185,7 +185,9 @@ void mm_heap_check(mm_heap_t *h) {
     for (mm_page_t *pg = h->full[c].first; pg; pg = pg->next) walk_page(h, pg, c, true);
     mm_page_t *cur = h->current[c];
     WALK("I8", cur == &mm_page_empty || cur->class_idx == c, h);
-    mm_page_t *want = mm_checked_mode() || h->xcache[c].head ? &mm_page_empty : cur;
+    const mm_xcache_t *x = &h->xcache[c];
+    WALK("I8", !x->head || x->diverted, x);
+    mm_page_t *want = mm_checked_mode() || x->diverted ? &mm_page_empty : cur;
     for (size_t i = 0; i < MM_NSLOTS; i++)
       if (mm_class_lookup[i] == c) WALK("I8", h->fast[i].page == want, &h->fast[i]);
   }

@@ -21,7 +21,7 @@
 #include "segmap.h"
 #include "state.h"
 
-static void free_not_local(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, mm_heap_t *h);
+static void free_not_local(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, mm_heap_t *h, uintptr_t owner);
 static void free_unmapped(void *p);
 
 void mm_free(void *p) {
@@ -36,7 +36,8 @@ void mm_free(void *p) {
     mm_page_t *pg = (mm_page_t *)(d + offsetof(mm_segment_t, pages));
     mm_heap_t *h = mm_heap_tls;
     mm_block_t *b = (mm_block_t *)p;
-    if (mm_likely(atomic_load_explicit(&pg->owner, memory_order_relaxed) == (uintptr_t)h)) {
+    uintptr_t owner = atomic_load_explicit(&pg->owner, memory_order_relaxed);
+    if (mm_likely(owner == (uintptr_t)h)) {
       if (mm_unlikely(!mm_free_check(pg, b))) {
         mm_free_invalid(p);
         return;
@@ -48,7 +49,7 @@ void mm_free(void *p) {
       mm_page_push_local(h, pg, b);
       return;
     }
-    free_not_local(s, pg, b, h);
+    free_not_local(s, pg, b, h, owner);
     return;
   }
   free_unmapped(p);
@@ -63,39 +64,54 @@ static mm_noinline void free_local_full(mm_page_t *pg, mm_block_t *b, mm_heap_t 
   mm_page_push_local(me, pg, b);
 }
 
-/* b (valid) of another heap's page, or of an abandoned one, freed by the
- * thread of me (maybe mm_heap_empty): into me's cross-thread cache of its
- * class, where me's next malloc of the class takes it while it is still
- * hot in this core's cache (the owner sees it as used meanwhile); when
- * that cache is full or takes none (blocks under 64 bytes, the empty
- * heap, a dying heap: cap 0), onto the page's cross-thread list. */
+/* b (valid) of another heap's page (or of an abandoned one) that the
+ * cross-thread cache of me cannot take (full, or taking none: blocks
+ * under 64 bytes, the empty heap, a dying heap: cap 0): onto the page's
+ * cross-thread list. */
+static mm_noinline void free_to_xlist(mm_page_t *pg, mm_block_t *b, mm_heap_t *me) {
+  mm_page_push_xfree(pg, b);
+#if MM_STATS
+  unsigned c = pg->class_idx;
+  if (me != &mm_heap_empty) me->xcache[c].nxlist++;
+  else atomic_fetch_add_explicit(&mm_heapless_frees[c], 1, memory_order_relaxed);
+#else
+  (void)me;
+#endif
+}
+
+/* b (valid, key written) of another heap's page, or of an abandoned one,
+ * freed by the thread of me (maybe mm_heap_empty): into me's cross-thread
+ * cache of its class, where me's next malloc of the class takes it while
+ * it is still hot in this core's cache (the owner sees it as used
+ * meanwhile), or onto the page's list.  A leaf but for tail calls. */
 mm_inline void free_cross_thread(mm_page_t *pg, mm_block_t *b, mm_heap_t *me) {
   unsigned c = pg->class_idx;
   mm_xcache_t *x = &me->xcache[c];
-  b->key = mm_free_key(b);
   if (mm_unlikely(x->count >= x->cap)) {
-    mm_page_push_xfree(pg, b);
-#if MM_STATS
-    if (me != &mm_heap_empty) x->nfree_xthread++;
-    else atomic_fetch_add_explicit(&mm_heapless_frees[c], 1, memory_order_relaxed);
-#endif
+    free_to_xlist(pg, b, me);
     return;
   }
-  mm_block_t *head = x->head;
-  b->next = mm_encode(b, head);
+  b->next = mm_encode(b, x->head);
   x->head = b;
   x->count++;
-  mm_count(x->nfree_xthread);
-  /* send the next malloc of the class to the slow path, which takes the
-   * cache's blocks first */
-  if (!head) mm_page_set_fast(me, c, &mm_page_empty);
+  mm_count(x->npushed);
+  /* send the next mallocs of the class to the slow path, which takes the
+   * cache's blocks first (and undoes this when it finds the cache empty) */
+  if (mm_unlikely(!x->diverted)) {
+    x->diverted = 1;
+    mm_page_set_fast(me, c, &mm_page_empty);
+  }
 }
 
-/* A valid small or medium block that is not the fast path's. */
-mm_inline void free_block(mm_page_t *pg, mm_block_t *b, mm_heap_t *me) {
-  uintptr_t owner = atomic_load_explicit(&pg->owner, memory_order_relaxed);
-  if (mm_unlikely(mm_owner_heap(owner) == me)) free_local_full(pg, b, me, owner);
-  else free_cross_thread(pg, b, me);
+/* A valid small or medium block that is not the fast path's; owner: its
+ * page's. */
+mm_inline void free_block(mm_page_t *pg, mm_block_t *b, mm_heap_t *me, uintptr_t owner) {
+  if (mm_unlikely(mm_owner_heap(owner) == me)) {
+    free_local_full(pg, b, me, owner);
+    return;
+  }
+  b->key = mm_free_key(b);
+  free_cross_thread(pg, b, me);
 }
 
 /* Every free that the fast path does not finish, with the full checks:
@@ -106,13 +122,13 @@ static mm_noinline void free_checked(mm_segment_t *s, mm_page_t *pg, mm_block_t 
   mm_vg_free(b);
   if (pg->checked) mm_check_on_free(pg, b, "free");
   if (s->kind == MM_HUGE) mm_huge_free(s);   /* the huge case */
-  else free_block(pg, b, mm_heap_tls);
+  else free_block(pg, b, mm_heap_tls, atomic_load_explicit(&pg->owner, memory_order_relaxed));
 }
 
 /* The page is not the calling thread's own: another thread's page, an
  * abandoned one, a full page of ours, a huge block, or anything at all in
  * the checked mode (valgrind, MYMALLOC_CHECK=full). */
-static mm_noinline void free_not_local(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, mm_heap_t *h) {
+static mm_noinline void free_not_local(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, mm_heap_t *h, uintptr_t owner) {
   if (mm_unlikely(mm_checked_mode() || pg->class_idx == MM_HUGE_CLASS)) {
     free_checked(s, pg, b);
     return;
@@ -121,7 +137,7 @@ static mm_noinline void free_not_local(mm_segment_t *s, mm_page_t *pg, mm_block_
     mm_free_invalid(b);
     return;
   }
-  free_block(pg, b, h);
+  free_block(pg, b, h, owner);
 }
 
 /* free() of NULL, of a huge block aligned to 4 MiB (found through p - 1),

@@ -44,7 +44,9 @@ static void xcache_flush(mm_heap_t *h) {
     mm_xcache_t *x = &h->xcache[c];
     mm_block_t *b = x->head;
     x->head = NULL;
-    x->count = 0;
+    mm_store_relaxed(&x->nflushed, x->nflushed + x->count);
+    mm_store_relaxed(&x->count, 0);
+    x->diverted = 0;
     mm_page_set_fast(h, c, h->current[c]);
     while (b) {
       mm_block_t *next = mm_decode(b);
@@ -53,7 +55,7 @@ static void xcache_flush(mm_heap_t *h) {
       uintptr_t owner = atomic_load_explicit(&pg->owner, memory_order_relaxed);
       if (mm_owner_heap(owner) == h) {
         if (owner & MM_OWNER_FULL) mm_page_unfull(h, pg);
-        x->ncollected++;   /* it was counted as a cross-thread free */
+        x->ncollected++;   /* a cross-thread free back in our page */
         mm_page_push_local(h, pg, b);
       } else {
         mm_page_push_xfree(pg, b);
@@ -160,9 +162,12 @@ static void fold_dead(mm_heap_t *h) {
   for (unsigned c = 0; c < MM_NCLASSES; c++) {
     mm_class_totals_t *d = &mm_heaps_dead[c];
     d->nmalloc += h->nmalloc[c];
-    d->nfree += h->nfree[c] + h->xcache[c].nfree_xthread;
-    d->nfree_xthread += h->xcache[c].nfree_xthread;
-    d->ncollected += h->xcache[c].ncollected;
+    const mm_xcache_t *x = &h->xcache[c];
+    uint64_t reused = mm_xcache_reused(x);
+    d->nmalloc += reused;
+    d->nfree += h->nfree[c] + x->npushed + x->nxlist;
+    d->nfree_xthread += x->npushed + x->nxlist;
+    d->ncollected += x->ncollected + reused;
     d->pages += h->npages[c];
     d->blocks += h->nblocks[c];
   }

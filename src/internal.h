@@ -173,9 +173,10 @@
  *      base (mm_list_end); page->limit == reserved * step and
  *      page->magic is its class's constant (sizeclass.c).
  *  I8  heap->fast[i].page is the current page of the class of slot i, or the
- *      empty page while that class has blocks in the cross-thread cache
- *      (or in the checked mode); heap->current[c] is the empty page or a
- *      page of class c.
+ *      empty page while the class's cross-thread cache is diverted (it
+ *      has or had blocks since the last slow path) or in the checked
+ *      mode; a cache with blocks is diverted; heap->current[c] is the
+ *      empty page or a page of class c.
  *
  * ==========================================================================
  * Size classes  (the "fixed-size bins", sizeclass.c)
@@ -256,6 +257,7 @@
 #define MM_SMALL_MAX         8192                     /* small pages */
 #define MM_MEDIUM_MAX        65536                    /* largest class */
 #define MM_LOOKUP_MAX        1024                     /* table lookup */
+#define MM_LOOKUP_CLASSES    20                       /* classes up to 1 KiB */
 #define MM_HUGE_CLASS        MM_NCLASSES              /* class_idx of huge */
 #define MM_NSLOTS            (MM_LOOKUP_MAX / 16 + 1)  /* heap->fast[] */
 _Static_assert(MM_SEGMENT_SIZE >> 16 <= 64, "free_slots is a 64-bit mask");
@@ -321,17 +323,33 @@ struct mm_segment_s {
 };
 
 /* The freeing thread's cache of cross-thread blocks of one class, and the
- * counters of the cross-thread frees that go with it. */
+ * counters of the cross-thread frees that go with it.  A malloc that
+ * takes a block of the cache counts nothing: the blocks reused are
+ * npushed - nflushed - count (the report derives them). */
 typedef struct mm_xcache_s {
   mm_block_t *head;               /* blocks of other heaps' pages freed here */
   uint32_t count;                 /* .. how many */
   uint32_t cap;                   /* mm_xcache_cap[c]; 0: take none (dying) */
-  uint64_t nfree_xthread;         /* cross-thread frees by this thread
-                                     (cached or pushed on a page's list) */
-  uint64_t ncollected;            /* cross-thread frees back in use here
-                                     (cached blocks reused, page lists
-                                     collected) */
+  uint32_t diverted;              /* the class's fast slots point at the
+                                     empty page (I8): set by the first
+                                     push, cleared by the slow path when
+                                     the cache is found empty */
+  uint64_t npushed;               /* cross-thread frees into the cache */
+  uint64_t nflushed;              /* blocks flushed out of it unused */
+  uint64_t nxlist;                /* cross-thread frees pushed directly on
+                                     their page's cross-thread list */
+  uint64_t ncollected;            /* cross-thread frees back in this heap's
+                                     pages (page lists collected, flushed
+                                     blocks of its own pages) */
 } mm_xcache_t;
+
+/* The blocks of x reused by mallocs (relaxed reads from another thread
+ * may lag: never below 0). */
+static inline uint64_t mm_xcache_reused(const mm_xcache_t *x) {
+  uint64_t pushed = __atomic_load_n(&x->npushed, __ATOMIC_RELAXED);
+  uint64_t gone = __atomic_load_n(&x->nflushed, __ATOMIC_RELAXED) + __atomic_load_n(&x->count, __ATOMIC_RELAXED);
+  return pushed > gone ? pushed - gone : 0;
+}
 
 typedef struct mm_fast_slot_s {
   mm_page_t *page;                /* the current page of the slot's class */

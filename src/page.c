@@ -220,15 +220,14 @@ mm_page_t *mm_page_find(mm_heap_t *h, unsigned c) {
 
 void mm_page_set_current(mm_heap_t *h, unsigned c, mm_page_t *pg) {
   h->current[c] = pg;
-  mm_page_set_fast(h, c, h->xcache[c].head ? &mm_page_empty : pg);
+  h->xcache[c].diverted = h->xcache[c].head != NULL;
+  mm_page_set_fast(h, c, h->xcache[c].diverted ? &mm_page_empty : pg);
 }
 
 void mm_page_set_fast(mm_heap_t *h, unsigned c, mm_page_t *pg) {
-  if (mm_class_size[c] > MM_LOOKUP_MAX) return;
+  if (c >= MM_LOOKUP_CLASSES) return;
   if (mm_checked_mode()) pg = &mm_page_empty;   /* every malloc is slow */
-  /* the slots of class c: (size of c - 1) / 16 + 1 .. size of c / 16 */
-  size_t i = c ? mm_class_size[c - 1] / 16 + 1 : 0, last = mm_class_size[c] / 16;
-  do h->fast[i].page = pg; while (++i <= last);
+  for (unsigned i = c ? mm_class_slot_end[c - 1] : 0; i < mm_class_slot_end[c]; i++) h->fast[i].page = pg;
 }
 
 size_t mm_page_release_empty(mm_heap_t *h, bool all) {

@@ -40,6 +40,11 @@ const uint64_t mm_class_step[MM_NCLASSES] = { MM_CLASSES(STEP, 0) };
 #define XCAP(s, a) ((s) < 64 ? 0 : 32768 / (s) < 8 ? 8 : 32768 / (s) > 512 ? 512 : 32768 / (s)),
 const uint16_t mm_xcache_cap[MM_NCLASSES] = { MM_CLASSES(XCAP, 0) };
 
+/* The fast slots (n + 15) >> 4 of class c run from the end of the class
+ * below's (0 for the first) to size / 16 + 1, exclusive. */
+#define SLOT_END(s, a) (s) / 16 + 1,
+const uint16_t mm_class_slot_end[MM_NCLASSES] = { MM_CLASSES(SLOT_END, 0) };
+
 /* mm_class_lookup[i]: the smallest class that holds 16 * i bytes, i.e.
  * the number of classes smaller than 16 * i. */
 #define SMALLER(s, n) + ((s) < (n))

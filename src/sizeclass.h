@@ -14,6 +14,7 @@ extern const uint64_t mm_class_magic[MM_NCLASSES];   /* floor(2^64 / size) + 1 *
 extern const uint64_t mm_class_step[MM_NCLASSES];    /* size * magic - 2^64 */
 extern const uint16_t mm_xcache_cap[MM_NCLASSES];    /* cross-thread cache bound */
 extern const uint8_t mm_class_lookup[MM_NSLOTS];     /* class of slot (n + 15) >> 4 */
+extern const uint16_t mm_class_slot_end[MM_NCLASSES]; /* its slots end here */
 
 /* The smallest class whose blocks hold n bytes (n <= MM_MEDIUM_MAX): the
  * table up to 1 KiB, above it four classes per doubling. */

@@ -69,10 +69,13 @@ static void snapshot(snap_t *s) {
     for (unsigned c = 0; c < MM_NCLASSES; c++) {
       bin_t *b = &s->bin[c];
       b->nmalloc += mm_load_relaxed(&h->nmalloc[c]);
-      uint64_t xthread = mm_load_relaxed(&h->xcache[c].nfree_xthread);
+      const mm_xcache_t *x = &h->xcache[c];
+      uint64_t reused = mm_xcache_reused(x);
+      b->nmalloc += reused;
+      uint64_t xthread = mm_load_relaxed(&x->npushed) + mm_load_relaxed(&x->nxlist);
       b->nfree += mm_load_relaxed(&h->nfree[c]) + xthread;
       b->nfree_xthread += xthread;
-      collected[c] += mm_load_relaxed(&h->xcache[c].ncollected);
+      collected[c] += mm_load_relaxed(&x->ncollected) + reused;
       b->pages += mm_load_relaxed(&h->npages[c]);
       b->blocks += mm_load_relaxed(&h->nblocks[c]);
     }

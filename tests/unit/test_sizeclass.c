@@ -27,6 +27,11 @@ int main(void) {
   }
   CHECK(asc);
   CHECK(mm_class_size[MM_NCLASSES - 1] == MM_MEDIUM_MAX);
+  CHECK(mm_class_size[MM_LOOKUP_CLASSES - 1] == MM_LOOKUP_MAX);
+  /* the fast slots of each class are those whose sizes fall in it */
+  for (unsigned c = 0; c < MM_LOOKUP_CLASSES; c++)
+    for (unsigned i = c ? mm_class_slot_end[c - 1] : 0; i < mm_class_slot_end[c]; i++) CHECK(mm_class_lookup[i] == c);
+  CHECK(mm_class_slot_end[MM_LOOKUP_CLASSES - 1] == MM_NSLOTS);
 
   /* every size: the smallest class that holds it */
   size_t bad = 0;
