@@ -188,6 +188,7 @@ void mm_heap_done(mm_heap_t *h) {
  * word and is not purged again while it stays free. */
 static void purge_free_blocks(mm_heap_t *h) {
   if (mm_checked_mode()) return;   /* the fill patterns must stay */
+  if (2 * mm_os_page > MM_MEDIUM_MAX) return;   /* 64 KiB OS pages: no block holds two */
   uintptr_t mark = mm_free_key ^ (uintptr_t)0x5a5a5a5a5a5a5a5aULL;
   for (unsigned c = mm_size_class(2 * mm_os_page); c < MM_NCLASSES; c++) {
     for (mm_page_t *pg = h->queue[c].first; pg; pg = pg->next) {

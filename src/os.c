@@ -6,6 +6,7 @@
 #include "os.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,6 +17,15 @@ mm_os_counters_t mm_os_counters;
 void mm_os_init(void) {
   long ps = sysconf(_SC_PAGESIZE);
   if (ps > 0) mm_os_page = (size_t)ps;
+#ifdef MM_TEST_SEAMS
+  /* unit tests: the page size of another kernel (16 or 64 KiB), larger
+   * than this one's, so that every system call still gets aligned sizes */
+  const char *forced = getenv("MYMALLOC_TEST_PAGE_SIZE");
+  if (forced) {
+    size_t n = (size_t)strtoul(forced, NULL, 0);
+    if (n >= mm_os_page && n <= MM_META && (n & (n - 1)) == 0) mm_os_page = n;
+  }
+#endif
 }
 
 /* ---- the address limit (os.h) -------------------------------------------- */

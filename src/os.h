@@ -57,6 +57,8 @@ int mm_os_write(int fd, const char *s, size_t n);
 /* unit tests: mm_os_move fails with EFAULT at the first levels (as on
  * kernels before 6.17 for ranges that span several mappings) */
 extern int mm_os_test_split_moves;
+/* unit tests: $MYMALLOC_TEST_PAGE_SIZE (read by mm_os_init) is the page
+ * size, when it is a power of two from the real one to MM_META */
 /* unit tests: a lower address limit than MM_ADDRESS_LIMIT (0: none), to
  * exercise the refusal of memory above it */
 extern uintptr_t mm_os_test_address_limit;

@@ -145,6 +145,25 @@ static inline int th_under_asan(void) {
 #endif
 }
 
+/* Run the program at path (a test re-executing itself, argv[0]) in place
+ * of this process, through $MYMALLOC_TEST_RUNNER when it is set (an
+ * emulator and its arguments, split on spaces, e.g. "qemu-aarch64-static
+ * -L /usr/aarch64-linux-gnu": a cross-built test under qemu-user, where
+ * the kernel alone cannot start the program without binfmt).  Returns only
+ * if the exec failed. */
+static inline void th_execv(const char *path, char *const argv[]) {
+  const char *runner = getenv("MYMALLOC_TEST_RUNNER");
+  if (!runner || !*runner) { execv(path, argv); return; }
+  char buf[512], *args[64];
+  int n = 0;
+  snprintf(buf, sizeof(buf), "%s", runner);
+  for (char *w = strtok(buf, " "); w && n < 48; w = strtok(NULL, " ")) args[n++] = w;
+  args[n++] = (char *)path;
+  for (int i = 1; argv[i] && n < 63; i++) args[n++] = argv[i];
+  args[n] = NULL;
+  execvp(args[0], args);
+}
+
 /* A test that cannot run here says why and exits 77 (automake: SKIP). */
 static inline void th_skip(const char *name, const char *why) {
   printf("%s: SKIP: %s\n%s: 0 passed, 0 failed\n", name, why, name);
