@@ -32,8 +32,12 @@ void mm_free(void *p) {
     __asm__("" : "+r"(pg));   /* computed once (gcc would redo it per field) */
     mm_heap_t *h = mm_heap_tls;
     mm_block_t *b = (mm_block_t *)p;
+    /* relaxed, on weakly ordered machines too: owner equals our heap only
+     * by a store of this thread, or one ordered before us by the hand-over
+     * of the block (write-read coherence); any other value sends us to
+     * the cross-thread path, whose push orders what it needs */
     if (mm_likely(atomic_load_explicit(&pg->owner, memory_order_relaxed) == (uintptr_t)h)) {
-      if (mm_unlikely(!mm_free_check(pg, b))) {
+      if (mm_unlikely(!mm_free_check(pg, b, true))) {
         mm_free_invalid(p);
         return;
       }
@@ -89,7 +93,7 @@ mm_inline void free_cross_thread(mm_page_t *pg, mm_block_t *b, mm_heap_t *me) {
 
 /* A valid small or medium block that is not the fast path's. */
 mm_inline void free_block(mm_page_t *pg, mm_block_t *b, mm_heap_t *me) {
-  uintptr_t owner = atomic_load_explicit(&pg->owner, memory_order_relaxed);
+  uintptr_t owner = atomic_load_explicit(&pg->owner, memory_order_relaxed);   /* (as in mm_free) */
   if (mm_unlikely(mm_owner_heap(owner) == me)) free_local_full(pg, b, me, owner);
   else free_cross_thread(pg, b, me);
 }
@@ -113,7 +117,7 @@ static mm_noinline void free_not_local(mm_segment_t *s, mm_page_t *pg, mm_block_
     free_checked(s, pg, b);
     return;
   }
-  if (mm_unlikely(!mm_free_check(pg, b))) {
+  if (mm_unlikely(!mm_free_check(pg, b, false))) {
     mm_free_invalid(b);
     return;
   }

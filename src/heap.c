@@ -47,7 +47,7 @@ static void xcache_flush(mm_heap_t *h) {
       mm_block_t *next = mm_decode(b);
       mm_segment_t *s = mm_segment_of(b);
       mm_page_t *pg = mm_page_of(s, b);
-      uintptr_t owner = atomic_load_explicit(&pg->owner, memory_order_relaxed);
+      uintptr_t owner = atomic_load_explicit(&pg->owner, memory_order_relaxed);   /* (as in mm_free) */
       if (mm_owner_heap(owner) == h) {
         if (owner & MM_OWNER_FULL) mm_page_unfull(h, pg);
         x->ncollected++;   /* it was counted as a cross-thread free */
@@ -250,6 +250,7 @@ bool mm_heap_release_memory(void) {
 /* ---- the refill ladder --------------------------------------------------------- */
 /* Cross-thread frees that hit full pages, a malloc_trim, purges. */
 static void upkeep(mm_heap_t *h) {
+  /* relaxed peek: mm_page_collect_full's exchange orders */
   if (atomic_load_explicit(&h->full_xfree, memory_order_relaxed)) mm_page_collect_full(h);
   uint64_t epoch = atomic_load_explicit(&mm_trim_epoch, memory_order_relaxed);
   if (mm_unlikely(h->trim_seen != epoch)) {   /* malloc_trim was called */

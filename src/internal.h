@@ -399,11 +399,17 @@ mm_inline mm_page_t *mm_page_by_map(const void *p, unsigned shift, mm_segment_t 
   return &s->pages[((uintptr_t)p & MM_SEGMENT_MASK) >> shift];
 }
 
-/* Is p the start of a block pg has carved?  One multiply (Lemire:
- * off % size == 0 iff off * magic mod 2^64 < magic) and one compare. */
-mm_inline bool mm_is_block_start(const mm_page_t *pg, const void *p) {
+/* Is p the start of a block pg has carved (below limit, pg->limit as
+ * the caller read it)?  One multiply (Lemire: off % size == 0 iff
+ * off * magic mod 2^64 < magic) and one compare. */
+mm_inline bool mm_is_block_start_below(const mm_page_t *pg, const void *p, uint64_t limit) {
   uint64_t off = (uint64_t)((uintptr_t)p - (uintptr_t)pg->start);
-  return off < pg->limit && off * pg->magic < pg->magic;
+  return off < limit && off * pg->magic < pg->magic;
+}
+/* The same from any thread: limit is loaded relaxed, since the owner's
+ * carving raises it meanwhile (page.c); the owner may read it plainly. */
+mm_inline bool mm_is_block_start(const mm_page_t *pg, const void *p) {
+  return mm_is_block_start_below(pg, p, mm_load_relaxed(&pg->limit));
 }
 
 /* Lists end with the base of the segment their blocks are in (I7), so
