@@ -91,6 +91,7 @@ static void *thread_main(void *arg) {
 
 int main(void) {
   th_skip_under_valgrind("test_churn", "checks resident memory, which valgrind inflates");
+  th_skip_under_qemu("test_churn", "checks resident memory, which counts qemu-user's own (and its threads' code caches)");
   int nthreads = th_long() ? 10000 : 2000;
   int nwaves = nthreads / WAVE;
   setvbuf(stdout, NULL, _IONBF, 0);

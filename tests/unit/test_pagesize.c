@@ -120,18 +120,22 @@ static void aligned(void) {
   mm_heap_check(mm_heap_tls);
 }
 
-/* A child writes at the guard page of b's segment: it must fault. */
+/* A child writes at the guard page of b's segment: it must fault (its
+ * handler says so by its exit status, also where a sanitizer would take
+ * the signal). */
+static void on_segv(int sig) { (void)sig; _exit(99); }
 static void guard(void *b, size_t at) {
   uint8_t *g = (uint8_t *)mm_segment_of(b) + MM_SEGMENT_SIZE - page + at;
   fflush(NULL);
   pid_t pid = fork();
   if (pid == 0) {
+    signal(SIGSEGV, on_segv);
     *(volatile uint8_t *)g = 1;
     _exit(0);
   }
   int st = 0;
   CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
-  CHECKF(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, "guard page + %zu: status %#x", at, st);
+  CHECKF(WIFEXITED(st) && WEXITSTATUS(st) == 99, "guard page + %zu: status %#x", at, st);
 }
 
 static int child(const char *forced) {
@@ -139,8 +143,13 @@ static int child(const char *forced) {
   page = mm_os_page;
   CHECKF(page == strtoul(forced, NULL, 0), "the page size is %zu", page);
   CHECK(first != NULL);
-  guard(first, 0);
-  guard(first, page - 1);
+  if (th_under_qemu()) {   /* (the rest runs) */
+    printf("test_pagesize: the guard page's fault is not tested under qemu-user, "
+           "whose forked child trips an assertion of its own on it\n");
+  } else {
+    guard(first, 0);
+    guard(first, page - 1);
+  }
   for (int round = 0; round < 2; round++) {
     sizes();
     huge();
@@ -170,6 +179,9 @@ int main(int argc, char **argv) {
     if (pid == 0) {
       setenv("MYMALLOC_TEST_PAGE_SIZE", sizes_[k], 1);
       setenv("MYMALLOC_PURGE_DELAY_MS", "0", 1);   /* purges on every slow path */
+      /* Debian 12's qemu 7.2 dies on a lowered break (an assertion of its
+       * own): mmap only there */
+      if (th_under_qemu()) setenv("MYMALLOC_SBRK", "0", 1);
       char *args[] = { argv[0], NULL };
       th_execv(argv[0], args);
       _exit(127);
