@@ -93,9 +93,9 @@ int main(void) {
 
   /* memory the map cannot hold: a lower limit than where the kernel maps
    * (x86_64 and arm64 map top-down from the top of 47 or 48 bits) */
-  if (th_under_tsan()) {   /* (not th_skip: what ran above counts) */
-    printf("test_segmap: the refusal is not tested under ThreadSanitizer, whose shadow memory "
-           "holds the address space below the lowered limit\n");
+  if (th_under_tsan() || th_under_valgrind()) {   /* (not th_skip: what ran above counts) */
+    printf("test_segmap: the refusal is not tested under ThreadSanitizer or valgrind, which "
+           "hold or place the address space below the lowered limit themselves\n");
     return test_done("test_segmap");
   }
   uint8_t *probe = mm_os_mmap(mm_os_page);
