@@ -25,12 +25,15 @@ mm_noreturn void mm_fatal_assert(const char *cond, const char *file, int line);
 
 /* The hardening check of free, fast path and cross-thread path alike:
  * b is a block start of a carved block of pg, and not already free (its
- * free key).  O(1): one multiply, three compares. */
-mm_inline bool mm_free_check(const mm_page_t *pg, const mm_block_t *b) {
+ * free key).  O(1): one multiply, three compares.  own: pg is the calling
+ * thread's page, whose limit only this thread writes (a plain load, which
+ * the compiler folds into the compare); else a relaxed one. */
+mm_inline bool mm_free_check(const mm_page_t *pg, const mm_block_t *b, bool own) {
 #if MM_HARDEN
-  return mm_is_block_start(pg, b) && b->key != mm_free_key(b);
+  uint64_t limit = own ? pg->limit : mm_load_relaxed(&pg->limit);
+  return mm_is_block_start_below(pg, b, limit) && b->key != mm_free_key(b);
 #else
-  (void)pg; (void)b;
+  (void)pg; (void)b; (void)own;
   return true;
 #endif
 }

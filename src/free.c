@@ -36,9 +36,13 @@ void mm_free(void *p) {
     mm_page_t *pg = (mm_page_t *)(d + offsetof(mm_segment_t, pages));
     mm_heap_t *h = mm_heap_tls;
     mm_block_t *b = (mm_block_t *)p;
+    /* relaxed, on weakly ordered machines too: owner equals our heap only
+     * by a store of this thread, or one ordered before us by the hand-over
+     * of the block (write-read coherence); any other value sends us to
+     * the cross-thread path, whose push orders what it needs */
     uintptr_t owner = atomic_load_explicit(&pg->owner, memory_order_relaxed);
     if (mm_likely(owner == (uintptr_t)h)) {
-      if (mm_unlikely(!mm_free_check(pg, b))) {
+      if (mm_unlikely(!mm_free_check(pg, b, true))) {
         mm_free_invalid(p);
         return;
       }
@@ -133,7 +137,7 @@ static mm_noinline void free_not_local(mm_segment_t *s, mm_page_t *pg, mm_block_
     free_checked(s, pg, b);
     return;
   }
-  if (mm_unlikely(!mm_free_check(pg, b))) {
+  if (mm_unlikely(!mm_free_check(pg, b, false))) {
     mm_free_invalid(b);
     return;
   }

@@ -52,7 +52,7 @@ static void xcache_flush(mm_heap_t *h) {
       mm_block_t *next = mm_decode(b);
       mm_segment_t *s = mm_segment_of(b);
       mm_page_t *pg = mm_page_of(s, b);
-      uintptr_t owner = atomic_load_explicit(&pg->owner, memory_order_relaxed);
+      uintptr_t owner = atomic_load_explicit(&pg->owner, memory_order_relaxed);   /* (as in mm_free) */
       if (mm_owner_heap(owner) == h) {
         if (owner & MM_OWNER_FULL) mm_page_unfull(h, pg);
         x->ncollected++;   /* a cross-thread free back in our page */
@@ -202,6 +202,7 @@ void mm_heap_done(mm_heap_t *h) {
  * word and is not purged again while it stays free. */
 static void purge_free_blocks(mm_heap_t *h) {
   if (mm_checked_mode()) return;   /* the fill patterns must stay */
+  if (2 * mm_os_page > MM_MEDIUM_MAX) return;   /* 64 KiB OS pages: no block holds two */
   uintptr_t mark = mm_secret ^ (uintptr_t)0x5a5a5a5a5a5a5a5aULL;
   for (unsigned c = mm_size_class(2 * mm_os_page); c < MM_NCLASSES; c++) {
     for (mm_page_t *pg = h->queue[c].first; pg; pg = pg->next) {
@@ -280,6 +281,7 @@ bool mm_heap_release_memory(mm_heap_t *h) {
 /* ---- the refill ladder --------------------------------------------------------- */
 /* Cross-thread frees that hit full pages, a malloc_trim, purges. */
 static void upkeep(mm_heap_t *h) {
+  /* relaxed peek: mm_page_collect_full's exchange orders */
   if (atomic_load_explicit(&h->full_xfree, memory_order_relaxed)) mm_page_collect_full(h);
   uint64_t epoch = atomic_load_explicit(&mm_trim_epoch, memory_order_relaxed);
   if (mm_unlikely(h->trim_seen != epoch)) {   /* malloc_trim was called */

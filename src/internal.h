@@ -253,6 +253,22 @@
 #define MM_META              ((size_t)64 << 10)       /* segment header */
 #define MM_MAX_PAGES         (MM_SEGMENT_SIZE >> MM_SMALL_PAGE_SHIFT)
 
+/* Every byte of memory the allocator uses lies below 2^MM_ADDRESS_BITS
+ * (os.c refuses what the kernel gives above it, os.h): the segment map
+ * covers exactly that (segmap.h), and page->xfree packs a block's address
+ * in its low 48 bits.  48 bits is the user address space of every 64-bit
+ * Debian architecture as the kernel hands it out unasked: x86_64 (47
+ * bits; with 5-level paging, addresses above 2^47 only for an mmap hint
+ * above it), arm64 (48 bits, PIE programs and their break near
+ * 0xaaaa_0000_0000; with 52-bit VA, above 2^48 only for a hint above it),
+ * ppc64el (above 128 TiB only for a hint above it), riscv64 (sv39, sv48;
+ * sv57 hardware running kernels before 6.8 may hand out more), s390x (4
+ * TiB, grown to 8 PiB only once a process has used those up), loong64
+ * and mips64el (at most 48).  We never pass a hint, so only the last
+ * cases can reach the limit, and they get memory elsewhere or ENOMEM. */
+#define MM_ADDRESS_BITS      48
+#define MM_ADDRESS_LIMIT     ((uintptr_t)1 << MM_ADDRESS_BITS)
+
 #define MM_NCLASSES          44
 #define MM_SMALL_MAX         8192                     /* small pages */
 #define MM_MEDIUM_MAX        65536                    /* largest class */
@@ -417,11 +433,17 @@ mm_inline mm_page_t *mm_page_by_map(const void *p, unsigned shift, mm_segment_t 
   return &s->pages[((uintptr_t)p & MM_SEGMENT_MASK) >> shift];
 }
 
-/* Is p the start of a block pg has carved?  One multiply and one compare
- * (the constants are explained in sizeclass.c): off * magic (mod 2^64) is
- * below limit = reserved * step exactly at the blocks carved so far. */
+/* Is p the start of a block pg has carved (below limit, pg->limit as
+ * the caller read it)?  One multiply and one compare (the constants are
+ * explained in sizeclass.c): off * magic (mod 2^64) is below limit =
+ * reserved * step exactly at the blocks carved so far. */
+mm_inline bool mm_is_block_start_below(const mm_page_t *pg, const void *p, uint64_t limit) {
+  return (uint64_t)((uintptr_t)p - (uintptr_t)pg->start) * pg->magic < limit;
+}
+/* The same from any thread: limit is loaded relaxed, since the owner's
+ * carving raises it meanwhile (page.c); the owner may read it plainly. */
 mm_inline bool mm_is_block_start(const mm_page_t *pg, const void *p) {
-  return (uint64_t)((uintptr_t)p - (uintptr_t)pg->start) * pg->magic < pg->limit;
+  return mm_is_block_start_below(pg, p, mm_load_relaxed(&pg->limit));
 }
 
 /* Lists end with the base of the segment their blocks are in (I7), so
@@ -434,11 +456,14 @@ mm_inline bool mm_list_empty(const mm_block_t *b) {
   return ((uintptr_t)b & MM_SEGMENT_MASK) == 0;
 }
 
-/* page->xfree packs the list head (the low 48 bits: user addresses of
- * x86_64 and of arm64 with 48-bit virtual addresses) and the number of
- * blocks on it, so that one CAS pushes and counts, and the owner takes
- * both with one exchange, without walking the list. */
+/* page->xfree packs the list head (the low 48 bits: every block lies
+ * below 2^MM_ADDRESS_BITS, top bit 47 included, e.g. 0x0000_ffff_xxxx_xxxx
+ * on arm64; a kernel's 52- or 57-bit addresses never reach it, os.c
+ * refuses them) and the number of blocks on it (at most a page's
+ * capacity, 4096, in 16 bits), so that one CAS pushes and counts, and the
+ * owner takes both with one exchange, without walking the list. */
 #define MM_XFREE_SHIFT 48
+_Static_assert(MM_XFREE_SHIFT >= MM_ADDRESS_BITS, "a block address fits in the list head");
 #define MM_XFREE_PTR   (((uintptr_t)1 << MM_XFREE_SHIFT) - 1)
 mm_inline mm_block_t *mm_xfree_list(uintptr_t x) { return (mm_block_t *)(x & MM_XFREE_PTR); }
 mm_inline uint32_t mm_xfree_count(uintptr_t x) { return (uint32_t)(x >> MM_XFREE_SHIFT); }

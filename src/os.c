@@ -6,6 +6,7 @@
 #include "os.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,6 +17,57 @@ mm_os_counters_t mm_os_counters;
 void mm_os_init(void) {
   long ps = sysconf(_SC_PAGESIZE);
   if (ps > 0) mm_os_page = (size_t)ps;
+#ifdef MM_TEST_SEAMS
+  /* unit tests: the page size of another kernel (16 or 64 KiB), larger
+   * than this one's, so that every system call still gets aligned sizes */
+  const char *forced = getenv("MYMALLOC_TEST_PAGE_SIZE");
+  if (forced) {
+    size_t n = (size_t)strtoul(forced, NULL, 0);
+    if (n >= mm_os_page && n <= MM_META && (n & (n - 1)) == 0) mm_os_page = n;
+  }
+#endif
+}
+
+/* ---- the address limit (os.h) -------------------------------------------- */
+#ifdef MM_TEST_SEAMS
+uintptr_t mm_os_test_address_limit;
+static uintptr_t address_limit(void) {
+  return mm_os_test_address_limit ? mm_os_test_address_limit : MM_ADDRESS_LIMIT;
+}
+#else
+#define address_limit() MM_ADDRESS_LIMIT
+#endif
+
+/* Does [p, p + size) lie below the limit? */
+static bool fits(const void *p, size_t size) {
+  return (uintptr_t)p <= address_limit() && size <= address_limit() - (uintptr_t)p;
+}
+
+/* An mmap of size bytes; a mapping the kernel put above the limit is
+ * given back and asked for again with hints below it (the kernel takes a
+ * hint whose range is free): downwards from the last one taken, from the
+ * middle of the allowed range at first; then refused. */
+static _Atomic(uintptr_t) os_low_hint;   /* where the last hinted mapping went */
+
+static void *os_map(size_t size, int flags) {
+  const int prot = PROT_READ | PROT_WRITE, f = MAP_PRIVATE | MAP_ANONYMOUS | flags;
+  void *p = mmap(NULL, size, prot, f, -1, 0);
+  if (p == MAP_FAILED || fits(p, size)) return p;
+  munmap(p, size);
+  uintptr_t top = atomic_load_explicit(&os_low_hint, memory_order_relaxed);
+  if (!top || top > address_limit()) top = address_limit() / 2;
+  for (int tries = 0; tries < 8 && top > size; tries++) {
+    uintptr_t hint = (top - size) & ~(uintptr_t)(mm_os_page - 1);
+    p = mmap((void *)hint, size, prot, f, -1, 0);
+    if (p == MAP_FAILED) return p;
+    if (fits(p, size)) {
+      atomic_store_explicit(&os_low_hint, (uintptr_t)p, memory_order_relaxed);   /* only a hint */
+      return p;
+    }
+    munmap(p, size);
+    top = hint;   /* taken there: lower */
+  }
+  return MAP_FAILED;
 }
 
 /* A coarse clock (a few ms) is all the purge delays need, and cheaper. */
@@ -66,9 +118,10 @@ void *mm_os_sbrk_segment(size_t size) {
   if (r == (void *)-1) goto fail;
   uintptr_t got = (uintptr_t)r, end = got + pad + size;
   uintptr_t aligned = mm_align_up(got, size);
-  if (aligned + size > end) {
-    /* Someone moved the break between our two calls: give it back if we
-     * still can, and let the caller fall back to mmap. */
+  if (aligned + size > end || !fits((void *)aligned, size)) {
+    /* Someone moved the break between our two calls, or the break is
+     * above the address limit: give it back if we still can, and let
+     * the caller fall back to mmap. */
     if ((uintptr_t)sbrk(0) == end) (void)sbrk(-(intptr_t)(pad + size));
     goto fail;
   }
@@ -118,9 +171,11 @@ bool mm_os_sbrk_unmap(void *addr, size_t size) {
 }
 
 void *mm_os_mmap(size_t size) {
-  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  int saved = errno;
+  void *p = os_map(size, 0);
   if (p == MAP_FAILED) { errno = ENOMEM; return NULL; }
   note_low(p);
+  errno = saved;
   atomic_fetch_add(&mm_os_counters.mmap_bytes, size);
   atomic_fetch_add(&mm_os_counters.mmap_total, size);
   counters_changed();
@@ -140,7 +195,7 @@ static uint8_t *mmap_exact_aligned(size_t size, size_t align) {
   const int prot = PROT_READ | PROT_WRITE, flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
   uint8_t *p = mmap(NULL, size, prot, flags, -1, 0);
   if (p == MAP_FAILED) return NULL;
-  if (((uintptr_t)p & (align - 1)) == 0) return p;
+  if (((uintptr_t)p & (align - 1)) == 0 && fits(p, size)) return p;
   munmap(p, size);
   uintptr_t low = mm_load_relaxed(&mm_os_low);
   if ((uintptr_t)p < low) low = (uintptr_t)p;
@@ -152,7 +207,7 @@ static uint8_t *mmap_exact_aligned(size_t size, size_t align) {
   for (int i = 0; i < 4; i++) {
     if (!at[i]) continue;
     uint8_t *q = mmap((void *)at[i], size, prot, flags | MAP_FIXED_NOREPLACE, -1, 0);
-    if (q == (uint8_t *)at[i]) return q;
+    if (q == (uint8_t *)at[i] && fits(q, size)) return q;
     if (q != MAP_FAILED) munmap(q, size);
   }
   return NULL;
@@ -165,9 +220,8 @@ void *mm_os_mmap_aligned(size_t size, size_t align) {
   if (size + align < size) { errno = ENOMEM; return NULL; }
   int saved = errno;
   uint8_t *a;
-  uint8_t *p = mmap(NULL, size + align, PROT_READ | PROT_WRITE,
-                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (p != MAP_FAILED) {
+  uint8_t *p = os_map(size + align, MAP_NORESERVE);
+  if (p != (uint8_t *)MAP_FAILED) {
     a = (uint8_t *)mm_align_up((uintptr_t)p, align);
     size_t head = (size_t)(a - p), tail = align - head;
     if (head) munmap(p, head);

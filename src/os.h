@@ -8,6 +8,11 @@
  *     ENOMEM; the others return 0 / true on success;
  *   - none of them changes errno on success, and munmap/purge never change
  *     it at all (free() must leave errno alone);
+ *   - the memory they give (sbrk segments, new mappings) lies below
+ *     MM_ADDRESS_LIMIT (internal.h), where the segment map holds it: what
+ *     the kernel gives above it is given back, asked for once more below
+ *     it (mmap with a hint), else refused (NULL, ENOMEM); sbrk memory
+ *     above it is refused (the caller maps instead);
  *   - sbrk is not thread safe: callers hold the segment lock (segment.c).
  *     Another user of brk in the process is tolerated: we never assume the
  *     memory above the break is ours, we check every sbrk result.
@@ -53,6 +58,11 @@ int mm_os_write(int fd, const char *s, size_t n);
 /* unit tests: mm_os_move fails with EFAULT at the first levels (as on
  * kernels before 6.17 for ranges that span several mappings) */
 extern int mm_os_test_split_moves;
+/* unit tests: $MYMALLOC_TEST_PAGE_SIZE (read by mm_os_init) is the page
+ * size, when it is a power of two from the real one to MM_META */
+/* unit tests: a lower address limit than MM_ADDRESS_LIMIT (0: none), to
+ * exercise the refusal of memory above it */
+extern uintptr_t mm_os_test_address_limit;
 #endif
 
 #pragma GCC visibility pop

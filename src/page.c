@@ -25,7 +25,8 @@ static void queue_remove(mm_page_queue_t *q, mm_page_t *pg) {
   pg->next = pg->prev = NULL;
 }
 
-/* Is pg on its heap's full list (I3)? */
+/* Is pg on its heap's full list (I3)?  (relaxed: the owner asks, and
+ * only the owner changes the flag) */
 static bool page_is_full(const mm_page_t *pg) {
   return atomic_load_explicit(&pg->owner, memory_order_relaxed) & MM_OWNER_FULL;
 }
@@ -51,14 +52,21 @@ static void page_carve(mm_page_t *pg) {
   }
   pg->free = tail;
   pg->reserved = (uint16_t)(pg->reserved + n);
-  pg->limit = (uint64_t)pg->reserved * mm_class_step[pg->class_idx];
+  /* relaxed: a cross-thread free reads limit meanwhile (mm_is_block_start);
+   * its block lies below the old value and the new one alike */
+  mm_store_relaxed(&pg->limit, (uint64_t)pg->reserved * mm_class_step[pg->class_idx]);
 }
 
 /* When the owner's list is empty (the usual case: we collect when it runs
  * dry), the cross-thread list is taken as it is, without touching its
  * blocks. */
 void mm_page_collect(mm_page_t *pg) {
+  /* relaxed peek: a stale 0 only leaves the blocks for the next collect;
+   * nothing is read through it */
   if (atomic_load_explicit(&pg->xfree, memory_order_relaxed) == 0) return;
+  /* acquire: pairs with the release of every pusher's CAS (one release
+   * sequence on xfree), so the link and key words they wrote in the
+   * blocks are visible before we follow and reuse them */
   uintptr_t x = atomic_exchange_explicit(&pg->xfree, 0, memory_order_acquire);
   mm_block_t *list = mm_xfree_list(x);
   uint32_t n = mm_xfree_count(x);
@@ -75,10 +83,22 @@ void mm_page_collect(mm_page_t *pg) {
   }
   pg->free = list;
   pg->used -= n;
+  /* relaxed: the caller owns (or is adopting) the page and wrote owner */
   mm_heap_t *h = mm_owner_heap(atomic_load_explicit(&pg->owner, memory_order_relaxed));
   if (h) h->xcache[pg->class_idx].ncollected += n;
 }
 
+/* The orderings, on every architecture (not only x86's):
+ *   - the first load is relaxed: the CAS checks the value, and the old
+ *     head is only stored in b, never followed;
+ *   - the CAS is seq_cst: its release half publishes b's words (link,
+ *     key) to the owner's acquire exchange in mm_page_collect; its seq_cst
+ *     half, with the seq_cst load of owner after it, pairs with
+ *     page_to_full's seq_cst store of owner and load of xfree (a Dekker
+ *     pair: either we see MM_OWNER_FULL, or the owner sees our block);
+ *   - a failed CAS is relaxed: it only gives the new head;
+ *   - the fetch_or is release: pairs with mm_page_collect_full's acquire
+ *     exchange (the block itself is ordered by the CAS). */
 void mm_page_push_xfree(mm_page_t *pg, mm_block_t *b) {
   uintptr_t head = atomic_load_explicit(&pg->xfree, memory_order_relaxed);
   uintptr_t next;
@@ -108,7 +128,12 @@ void mm_page_init(mm_heap_t *h, mm_page_t *pg, unsigned c) {
   pg->used = 0;
   pg->free = mm_list_end(pg);
   pg->checked = mm_check_full();
+  /* relaxed: no block of the page is out, no other thread touches it */
   atomic_store_explicit(&pg->xfree, 0, memory_order_relaxed);
+  /* release: the fields above are written before owner for a reader that
+   * loads it with acquire.  free() loads it relaxed: a block reaches
+   * another thread only through the program's own hand-over, after this
+   * malloc, which orders the fields and this store before its loads. */
   atomic_store_explicit(&pg->owner, mm_owner_tag(h, false), memory_order_release);
   queue_push(&h->queue[c], pg);
   mm_store_relaxed(&h->npages[c], h->npages[c] + 1);
@@ -119,6 +144,8 @@ void mm_page_init(mm_heap_t *h, mm_page_t *pg, unsigned c) {
 
 void mm_page_attach(mm_heap_t *h, mm_page_t *pg) {
   unsigned c = pg->class_idx;
+  /* release, as in mm_page_init; the fields came with the segment, under
+   * the segment lock (abandon, then adopt) */
   atomic_store_explicit(&pg->owner, mm_owner_tag(h, false), memory_order_release);
   queue_push(&h->queue[c], pg);
   mm_store_relaxed(&h->npages[c], h->npages[c] + 1);
@@ -131,6 +158,9 @@ void mm_page_detach(mm_heap_t *h, mm_page_t *pg) {
   mm_store_relaxed(&h->npages[c], h->npages[c] - 1);
   mm_store_relaxed(&h->nblocks[c], h->nblocks[c] - pg->capacity);
   pg->next = pg->prev = NULL;
+  /* release: the page's state before owner 0 (the segment then goes to
+   * the abandoned list under the segment lock, which orders it for the
+   * adopter) */
   atomic_store_explicit(&pg->owner, 0, memory_order_release);
 }
 
@@ -148,6 +178,8 @@ void mm_page_unfull(mm_heap_t *h, mm_page_t *pg) {
   unsigned c = pg->class_idx;
   queue_remove(&h->full[c], pg);
   queue_push(&h->queue[c], pg);
+  /* relaxed: only the flag goes; a pusher that still sees it raises
+   * full_xfree for nothing (mm_page_collect_full finds no block) */
   atomic_store_explicit(&pg->owner, mm_owner_tag(h, false), memory_order_relaxed);
 }
 
@@ -155,9 +187,11 @@ static void page_to_full(mm_heap_t *h, mm_page_t *pg) {
   unsigned c = pg->class_idx;
   queue_remove(&h->queue[c], pg);
   queue_push(&h->full[c], pg);
+  /* seq_cst store, then seq_cst load of xfree: the Dekker pair with
+   * mm_page_push_xfree's CAS and load of owner.  A cross-thread free that
+   * saw the old owner value pushed without raising full_xfree: look once
+   * more now that the mark is visible */
   atomic_store_explicit(&pg->owner, mm_owner_tag(h, true), memory_order_seq_cst);
-  /* a cross-thread free that saw the old owner value pushed without
-   * raising full_xfree: look once more now that the mark is visible */
   if (atomic_load_explicit(&pg->xfree, memory_order_seq_cst)) {
     mm_page_collect(pg);
     mm_page_unfull(h, pg);
@@ -180,6 +214,7 @@ void mm_page_emptied(mm_heap_t *h, mm_page_t *pg) {
 
 /* Only the classes whose bit is set. */
 void mm_page_collect_full(mm_heap_t *h) {
+  /* acquire: pairs with the pushers' release fetch_or */
   uint64_t classes = atomic_exchange_explicit(&h->full_xfree, 0, memory_order_acquire);
   while (classes) {
     unsigned c = (unsigned)__builtin_ctzll(classes);
@@ -187,7 +222,7 @@ void mm_page_collect_full(mm_heap_t *h) {
     mm_page_t *pg = h->full[c].first;
     while (pg) {
       mm_page_t *next = pg->next;
-      if (atomic_load_explicit(&pg->xfree, memory_order_relaxed)) {
+      if (atomic_load_explicit(&pg->xfree, memory_order_relaxed)) {   /* peek (the exchange orders) */
         mm_page_collect(pg);
         mm_page_unfull(h, pg);
         if (pg->used == 0) mm_page_emptied(h, pg);

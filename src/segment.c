@@ -245,6 +245,8 @@ void mm_segment_page_free(mm_heap_t *h, mm_page_t *pg) {
   pg->magic = 0;                 /* no pointer passes mm_is_block_start */
   pg->limit = 0;
   pg->free = mm_list_end(pg);
+  /* relaxed: no block of the page is out, so no other thread may look at
+   * it (a free of one of its blocks would be a double free) */
   atomic_store_explicit(&pg->owner, 0, memory_order_relaxed);
   s->free_slots |= (uint64_t)1 << pg->index;
   s->used_pages--;

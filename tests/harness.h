@@ -126,6 +126,34 @@ static inline int th_under_valgrind(void) {
   return pre && strstr(pre, "vgpreload") != NULL;
 }
 
+/* Running under qemu-user (a cross-built test, .ci/stage-arm64): told by
+ * $MYMALLOC_TEST_RUNNER, which names the emulator for th_execv.  qemu
+ * maps the guest low, ignores RLIMIT_AS, emulates brk in a small region
+ * of its own (no [heap] mapping), counts its own memory in the guest's
+ * resident size, and runs host programs natively. */
+static inline int th_under_qemu(void) {
+  const char *v = getenv("MYMALLOC_TEST_RUNNER");
+  return v && strstr(v, "qemu") != NULL;
+}
+
+/* qemu-user adds a line of its own on stderr when the guest dies by a
+ * signal ("qemu: uncaught target signal 6 ..."): not the test's; this drops
+ * those lines from a child's captured stderr (out, len bytes, with room for
+ * a NUL) and returns the new length. */
+static inline size_t th_drop_qemu_lines(char *out, size_t len) {
+  if (!th_under_qemu()) return len;
+  size_t w = 0;
+  for (size_t i = 0; i < len;) {
+    size_t e = i;
+    while (e < len && out[e] != '\n') e++;
+    if (e < len) e++;
+    if (strncmp(out + i, "qemu:", 5) != 0) { memmove(out + w, out + i, e - i); w += e - i; }
+    i = e;
+  }
+  out[w] = 0;
+  return w;
+}
+
 /* Built with ThreadSanitizer or AddressSanitizer (which bring their own
  * malloc: only the prefixed API is ours there). */
 #if defined(__has_feature)
@@ -157,6 +185,27 @@ static inline int th_under_asan(void) {
 #endif
 }
 
+/* Run a program in place of this process: path, with argv (argv[0] the
+ * program's name as it was run: a test re-executing itself passes
+ * "/proc/self/exe" or argv[0] as path, its own argv[0] as argv[0]).
+ * Through $MYMALLOC_TEST_RUNNER when it is set (an emulator and its
+ * arguments, split on spaces, e.g. "qemu-aarch64-static -L
+ * /usr/aarch64-linux-gnu": a cross-built test under qemu-user, which the
+ * kernel cannot start without binfmt), which runs argv[0].  Returns only
+ * if the exec failed. */
+static inline void th_execv(const char *path, char *const argv[]) {
+  const char *runner = getenv("MYMALLOC_TEST_RUNNER");
+  if (!runner || !*runner) { execv(path, argv); return; }
+  char buf[512], *args[64];
+  int n = 0;
+  snprintf(buf, sizeof(buf), "%s", runner);
+  for (char *w = strtok(buf, " "); w && n < 48; w = strtok(NULL, " ")) args[n++] = w;
+  args[n++] = argv[0];
+  for (int i = 1; argv[i] && n < 63; i++) args[n++] = argv[i];
+  args[n] = NULL;
+  execvp(args[0], args);
+}
+
 /* A test that cannot run here says why and exits 77 (automake: SKIP). */
 static inline void th_skip(const char *name, const char *why) {
   printf("%s: SKIP: %s\n%s: 0 passed, 0 failed\n", name, why, name);
@@ -168,6 +217,9 @@ static inline void th_skip_under_valgrind(const char *name, const char *why) {
 }
 static inline void th_skip_under_tsan(const char *name, const char *why) {
   if (th_under_tsan()) th_skip(name, why);
+}
+static inline void th_skip_under_qemu(const char *name, const char *why) {
+  if (th_under_qemu()) th_skip(name, why);
 }
 
 static inline int test_done(const char *name) {

@@ -52,6 +52,11 @@ tests_test_cxx_SOURCES = tests/test_cxx.cc
 # the helper of test_preload.sh: built without libmymalloc, on purpose
 tests_test_whoami_LDADD = $(PTHREAD_LIBS)
 
+# the scripts run under the shell, the programs as they are (or through
+# LOG_COMPILER: .ci/stage-arm64 runs them under qemu-user)
+TEST_EXTENSIONS = .sh
+SH_LOG_COMPILER = $(SHELL)
+
 # the scripts find the build tree through top_builddir; srcdir is set by
 # automake's test driver
 AM_TESTS_ENVIRONMENT = top_builddir='$(abs_top_builddir)'; export top_builddir; \

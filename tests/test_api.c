@@ -523,7 +523,7 @@ static void test_mallinfo(void) {
     }
   }
   if (f) fclose(f);
-  if (!th_under_valgrind()) {   /* valgrind emulates brk: no [heap] mapping */
+  if (!th_under_valgrind() && !th_under_qemu()) {   /* valgrind and qemu emulate brk: no [heap] mapping */
     CHECK(heap_hi > heap_lo);
     CHECKF(m0.arena <= heap_hi - heap_lo, "arena %zu > [heap] %lu", m0.arena, (unsigned long)(heap_hi - heap_lo));
   }
@@ -801,7 +801,11 @@ int main(void) {
   test_stats();
   test_sized_and_aliases();
   test_prefixed();
-  test_trim();
+  if (th_under_qemu())   /* (the rest ran) */
+    printf("test_api: malloc_trim is not tested under qemu-user: Debian 12's qemu 7.2 dies on the "
+           "lowered break (an assertion of its own)\n");
+  else
+    test_trim();
   free(launder(warm));
   return test_done("test_api");
 }

@@ -145,8 +145,7 @@ int main(void) {
 #ifdef TH_SANITIZER
   return skip("under a sanitizer (its own allocator and shadow memory)");
 #endif
-  const char *q = getenv("MYMALLOC_UNDER_QEMU");
-  if ((q && *q && *q != '0') || getenv("QEMU_LD_PREFIX")) return skip("under qemu (it ignores RLIMIT_AS)");
+  if (th_under_qemu()) return skip("under qemu (it ignores RLIMIT_AS)");
 
   pthread_attr_t attr;
   pthread_attr_init(&attr);

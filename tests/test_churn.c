@@ -164,6 +164,7 @@ static void test_swap(pthread_attr_t *attr) {
 
 int main(void) {
   th_skip_under_valgrind("test_churn", "checks resident memory, which valgrind inflates");
+  th_skip_under_qemu("test_churn", "checks resident memory, which counts qemu-user's own (and its threads' code caches)");
   int nthreads = th_long() ? 10000 : 2000;
   int nwaves = nthreads / WAVE;
   setvbuf(stdout, NULL, _IONBF, 0);

@@ -58,6 +58,7 @@ static long verify_all(void) {
 
 int main(void) {
   th_skip_under_valgrind("test_enomem", "address-space limits: valgrind needs its own address space");
+  th_skip_under_qemu("test_enomem", "address-space limits: qemu-user ignores RLIMIT_AS for the guest");
   setvbuf(stdout, NULL, _IONBF, 0);
   struct rlimit old;
   CHECK(getrlimit(RLIMIT_AS, &old) == 0);

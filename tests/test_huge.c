@@ -124,7 +124,7 @@ int main(int argc, char **argv) {
     fflush(stdout);
     setenv("MYMALLOC_HUGE_CACHE_MB", "1", 1);
     char *args[] = { argv[0], (char *)"small-cache", NULL };
-    execv(argv[0], args);
+    th_execv(argv[0], args);
     CHECK(!"execv");
   }
   return test_done(argc < 2 ? "test_huge" : "test_huge (MYMALLOC_HUGE_CACHE_MB=1)");

@@ -205,7 +205,7 @@ static void exec_full(const char *name) {
   snprintf(fd, sizeof(fd), "%d", ptr_fd_for_exec());
   char *argv[] = { self_path, (char *)"--full", (char *)name, fd, NULL };
   setenv("MYMALLOC_CHECK", "full", 1);
-  execv("/proc/self/exe", argv);
+  th_execv("/proc/self/exe", argv);
   _exit(3);
 }
 static void full_uaf(void) { exec_full("uaf"); }
@@ -330,6 +330,7 @@ static void run_case(const struct misuse *c) {
          WIFSIGNALED(st) ? "killed by signal" : "exited with",
          WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
          strncmp(ptr, "RETURNED", 8) == 0 ? ", the misuse returned normally" : "", out);
+  len = th_drop_qemu_lines(out, len);
   int nlines = 0;
   for (size_t i = 0; i < len; i++) nlines += out[i] == '\n';
   CHECKF(nlines == 1 && out[len - 1] == '\n', "%s: %d lines on stderr: \"%s\"", c->name, nlines, out);

@@ -82,6 +82,7 @@ static void round_(int alive, size_t total_mb, size_t *peak, size_t *after, size
 
 int main(void) {
   th_skip_under_valgrind("test_rss", "checks resident memory, which valgrind inflates; 1 GiB is too slow there");
+  th_skip_under_qemu("test_rss", "checks resident memory, which counts qemu-user's own");
   const char *e = getenv("MYMALLOC_RSS_MB");
   size_t total_mb = e ? (size_t)atol(e) : 1024;
   per_thread = (total_mb << 20) / THREADS;

@@ -35,6 +35,7 @@ static int run(void (*corrupt)(void), char *out, size_t cap) {
   ssize_t r;
   while (n + 1 < cap && (r = read(fd[0], out + n, cap - 1 - n)) > 0) n += (size_t)r;
   out[n] = 0;
+  th_drop_qemu_lines(out, n);
   close(fd[0]);
   int st = 0;
   waitpid(pid, &st, 0);
