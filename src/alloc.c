@@ -101,9 +101,7 @@ static mm_noinline void *xcache_pop_checked(mm_block_t *b) {
 /* Pop the first block of h's cross-thread cache of class c.  Its links
  * cross segments: the next block must be in one of ours. */
 mm_inline void *xcache_pop(mm_xcache_t *x, mm_block_t *b) {
-  mm_block_t *next = mm_decode(b);
-  if (mm_unlikely(next && (((uintptr_t)next & (MM_ALIGN - 1)) || !mm_segmap_shift(next))))
-    mm_corrupt("malloc", b, "corrupted free-list link");
+  mm_block_t *next = mm_xcache_next(b, "malloc");
   x->head = next;
   x->count--;
   b->key = 0;

@@ -8,6 +8,7 @@
 #define MM_CHECK_H
 
 #include "internal.h"
+#include "segmap.h"
 #include "state.h"
 
 #pragma GCC visibility push(hidden)
@@ -36,6 +37,16 @@ mm_inline bool mm_free_check(const mm_page_t *pg, const mm_block_t *b, bool own)
   (void)pg; (void)b; (void)own;
   return true;
 #endif
+}
+
+/* The next block of a cross-thread cache's list (which crosses segments,
+ * so the one-compare check of page lists does not apply): NULL, or a
+ * 16-aligned address in one of our segments; else fn() aborts. */
+mm_inline mm_block_t *mm_xcache_next(const mm_block_t *b, const char *fn) {
+  mm_block_t *next = mm_decode(b);
+  if (mm_unlikely(next && (((uintptr_t)next & (MM_ALIGN - 1)) || !mm_segmap_shift(next))))
+    mm_corrupt(fn, b, "corrupted free-list link");
+  return next;
 }
 
 /* The fast path found p wrong: say what exactly, then abort. */

@@ -36,6 +36,7 @@ static _Atomic(uint64_t) mm_trim_epoch;
 static uint64_t purge_delay_ns(void) { return (uint64_t)mm_option(MM_OPT_PURGE_DELAY_MS) * 1000000u; }
 
 /* ---- the cross-thread caches ----------------------------------------------- */
+
 /* Every block of h's cross-thread caches back to its page: blocks of
  * pages that are ours (adopted since) by a local free, others'
  * through their pages' cross-thread lists. */
@@ -49,7 +50,7 @@ static void xcache_flush(mm_heap_t *h) {
     x->diverted = 0;
     mm_page_set_fast(h, c, h->current[c]);
     while (b) {
-      mm_block_t *next = mm_decode(b);
+      mm_block_t *next = mm_xcache_next(b, "free");
       mm_segment_t *s = mm_segment_of(b);
       mm_page_t *pg = mm_page_of(s, b);
       uintptr_t owner = atomic_load_explicit(&pg->owner, memory_order_relaxed);   /* (as in mm_free) */
