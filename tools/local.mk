@@ -24,8 +24,12 @@ get-stats: tools/mymalloc-demo
 dist_noinst_SCRIPTS += tools/ldconfig-refresh
 install-exec-hook:
 	@$(SHELL) $(srcdir)/tools/ldconfig-refresh '$(DESTDIR)' '$(libdir)'
+# (uninstall also removes the directories install may have made, when they
+# are empty: rmdir never removes one that holds other files)
 uninstall-hook:
-	-@rmdir '$(DESTDIR)$(mymallocincludedir)' 2>/dev/null
+	-@for d in '$(DESTDIR)$(mymallocincludedir)' '$(DESTDIR)$(pkgconfigdir)' \
+	  '$(DESTDIR)$(man1dir)' '$(DESTDIR)$(man3dir)' '$(DESTDIR)$(man7dir)'; do \
+	  rmdir "$$d" 2>/dev/null; done; true
 	@$(SHELL) $(srcdir)/tools/ldconfig-refresh '$(DESTDIR)' '$(libdir)'
 
 # `make deb`: the Debian packages, built from a copy of the sources into
