@@ -6,7 +6,9 @@
 #include "os.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -14,13 +16,32 @@
 size_t mm_os_page = 4096;
 mm_os_counters_t mm_os_counters;
 
+#ifdef MM_TEST_SEAMS
+/* The value of a variable of the process's environment, read from
+ * /proc/self/environ: a sanitizer's runtime may allocate (and so set us
+ * up) before libc has set environ, when getenv finds nothing. */
+static const char *test_env(const char *name_eq) {
+  static char buf[1 << 16];
+  int fd = open("/proc/self/environ", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return NULL;
+  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0) return NULL;
+  buf[n] = 0;
+  size_t len = strlen(name_eq);
+  for (char *e = buf; e < buf + n; e += strlen(e) + 1)
+    if (strncmp(e, name_eq, len) == 0) return e + len;
+  return NULL;
+}
+#endif
+
 void mm_os_init(void) {
   long ps = sysconf(_SC_PAGESIZE);
   if (ps > 0) mm_os_page = (size_t)ps;
 #ifdef MM_TEST_SEAMS
   /* unit tests: the page size of another kernel (16 or 64 KiB), larger
    * than this one's, so that every system call still gets aligned sizes */
-  const char *forced = getenv("MYMALLOC_TEST_PAGE_SIZE");
+  const char *forced = test_env("MYMALLOC_TEST_PAGE_SIZE=");
   if (forced) {
     size_t n = (size_t)strtoul(forced, NULL, 0);
     if (n >= mm_os_page && n <= MM_META && (n & (n - 1)) == 0) mm_os_page = n;

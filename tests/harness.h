@@ -131,6 +131,12 @@ static inline int th_under_valgrind(void) {
  * maps the guest low, ignores RLIMIT_AS, emulates brk in a small region
  * of its own (no [heap] mapping), counts its own memory in the guest's
  * resident size, and runs host programs natively. */
+/* The allocator was told to take no memory from sbrk (MYMALLOC_SBRK=0). */
+static inline int th_sbrk_disabled(void) {
+  const char *v = getenv("MYMALLOC_SBRK");
+  return v && !strcmp(v, "0");
+}
+
 static inline int th_under_qemu(void) {
   const char *v = getenv("MYMALLOC_TEST_RUNNER");
   return v && strstr(v, "qemu") != NULL;
