@@ -102,6 +102,15 @@ static void free_inside_small(void) {
   free_fn(p + 16);
 }
 
+/* 8 bytes in: not 16-aligned, still inside our memory */
+static void free_inside_small_8(void) {
+  char *p = malloc(64);
+  char *keep = malloc(64);
+  th_sink = keep;
+  bad_ptr = p + 8;
+  free_fn(p + 8);
+}
+
 static void free_inside_small_other_thread(void) {
   char *p = malloc(64);
   bad_ptr = p + 16;
@@ -233,28 +242,30 @@ struct misuse {
   const char *name;
   void (*fn)(void);
   const char *func;    /* the function the message must name */
+  const char *what;    /* and what it must say, if given */
 };
 
 static const struct misuse cases[] = {
-  { "double free of a small block", double_free_small, "free()" },
-  { "double free, block deeper in the free list", double_free_deep, "free()" },
-  { "double free of a medium block", double_free_medium, "free()" },
-  { "double free of a huge block", double_free_huge, "free()" },
-  { "free(p + 16) of a 64-byte block", free_inside_small, "free()" },
-  { "free(p + 16) of a 64-byte block, by another thread", free_inside_small_other_thread, "free()" },
-  { "free of a pointer inside a huge block", free_inside_huge, "free()" },
-  { "free of a stack address", free_stack, "free()" },
-  { "free of a pointer into a static array", free_static, "free()" },
-  { "realloc of a stack address", realloc_stack, "realloc()" },
-  { "realloc of a pointer inside a block", realloc_inside, "realloc()" },
-  { "realloc of a freed block", realloc_freed, "realloc()" },
-  { "cross-thread double free (other thread first)", cross_thread_double_free, "free()" },
-  { "double free of a dead thread's block", cross_thread_double_free2, "free()" },
-  { "cross-thread double free (other thread second)", cross_thread_double_free3, "free()" },
-  { "cross-thread double free of a huge block", cross_thread_double_free_huge, "free()" },
-  { "corrupted free-list link (write after free)", corrupt_link, "malloc()" },
-  { "MYMALLOC_CHECK=full: write after free", full_uaf, "malloc()" },
-  { "MYMALLOC_CHECK=full: write past the block", full_overflow, "free()" },
+  { "double free of a small block", double_free_small, "free()" , NULL },
+  { "double free, block deeper in the free list", double_free_deep, "free()" , NULL },
+  { "double free of a medium block", double_free_medium, "free()" , NULL },
+  { "double free of a huge block", double_free_huge, "free()" , NULL },
+  { "free(p + 16) of a 64-byte block", free_inside_small, "free()", "not at the start of a block" },
+  { "free(p + 8) of a 64-byte block", free_inside_small_8, "free()", "not at the start of a block" },
+  { "free(p + 16) of a 64-byte block, by another thread", free_inside_small_other_thread, "free()" , NULL },
+  { "free of a pointer inside a huge block", free_inside_huge, "free()" , NULL },
+  { "free of a stack address", free_stack, "free()" , NULL },
+  { "free of a pointer into a static array", free_static, "free()" , NULL },
+  { "realloc of a stack address", realloc_stack, "realloc()" , NULL },
+  { "realloc of a pointer inside a block", realloc_inside, "realloc()" , NULL },
+  { "realloc of a freed block", realloc_freed, "realloc()" , NULL },
+  { "cross-thread double free (other thread first)", cross_thread_double_free, "free()" , NULL },
+  { "double free of a dead thread's block", cross_thread_double_free2, "free()" , NULL },
+  { "cross-thread double free (other thread second)", cross_thread_double_free3, "free()" , NULL },
+  { "cross-thread double free of a huge block", cross_thread_double_free_huge, "free()" , NULL },
+  { "corrupted free-list link (write after free)", corrupt_link, "malloc()" , NULL },
+  { "MYMALLOC_CHECK=full: write after free", full_uaf, "malloc()" , NULL },
+  { "MYMALLOC_CHECK=full: write past the block", full_overflow, "free()" , NULL },
 };
 
 /* In the child, SIGABRT first sends the pointer the case misused (bad_ptr,
@@ -336,6 +347,7 @@ static void run_case(const struct misuse *c) {
   CHECKF(nlines == 1 && out[len - 1] == '\n', "%s: %d lines on stderr: \"%s\"", c->name, nlines, out);
   CHECKF(strncmp(out, "mymalloc: ", 10) == 0, "%s: message \"%s\"", c->name, out);
   CHECKF(strstr(out, c->func) != NULL, "%s: message does not name %s: \"%s\"", c->name, c->func, out);
+  CHECKF(!c->what || strstr(out, c->what) != NULL, "%s: message does not say %s: \"%s\"", c->name, c->what, out);
   const char *hex = strstr(out, "0x");
   unsigned long long got = hex ? strtoull(hex + 2, NULL, 16) : 0;
   unsigned long long want = strncmp(ptr, "0x", 2) == 0 ? strtoull(ptr + 2, NULL, 16) : 1;
