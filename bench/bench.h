@@ -133,4 +133,23 @@ static inline void *bench_xmalloc(size_t n) {
 
 #define BENCH_CACHE_LINE 64
 
+/* Run fn on each of the n items (each `size` bytes, from `items`) in its
+ * own thread and wait for them all; with n == 1, in the calling thread. */
+#include <pthread.h>
+static inline void bench_parallel(long n, void *(*fn)(void *), void *items, size_t size) {
+  if (n == 1) {
+    fn(items);
+    return;
+  }
+  pthread_t *t = bench_xmalloc(sizeof(pthread_t) * (size_t)n);
+  for (long i = 0; i < n; i++) {
+    if (pthread_create(&t[i], NULL, fn, (char *)items + (size_t)i * size) != 0) {
+      fprintf(stderr, "pthread_create failed\n");
+      exit(1);
+    }
+  }
+  for (long i = 0; i < n; i++) pthread_join(t[i], NULL);
+  free(t);
+}
+
 #endif /* BENCH_H */

@@ -70,3 +70,17 @@ bench-hardening: $(bench_programs) src/libmymalloc.la
 	$(srcdir)/bench/hardening-cost --bindir=bench
 
 .PHONY: bench bench-quick bench-check bench-hardening
+
+# the patterns of public allocator benchmarks (bench/README.md)
+bench_public = bench/larsongen bench/randrepl bench/rpbench
+noinst_PROGRAMS += $(bench_public)
+bench_larsongen_SOURCES = bench/larsongen.c bench/bench.h
+bench_larsongen_CFLAGS = $(bench_cflags)
+bench_larsongen_LDADD = $(bench_ldadd)
+bench_randrepl_SOURCES = bench/randrepl.c bench/bench.h
+bench_randrepl_CFLAGS = $(bench_cflags)
+bench_randrepl_LDADD = $(bench_ldadd)
+bench_rpbench_SOURCES = bench/rpbench.c bench/bench.h
+bench_rpbench_CFLAGS = $(bench_cflags)
+bench_rpbench_LDADD = $(bench_ldadd)
+bench bench-quick: $(bench_public)
