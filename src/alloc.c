@@ -155,7 +155,7 @@ static mm_noinline void *malloc_small(size_t n, mm_heap_t *h) {
   mm_xcache_t *x = &h->xcache[c];
   if (mm_likely(x->head != NULL && !mm_checked_mode())) return xcache_pop(x, x->head);
   if (mm_check_full()) return malloc_generic(n, h);   /* room for the canary */
-  if (x->diverted) {   /* the cache ran dry: the fast slots back to the page */
+  if (x->diverted && !x->head) {   /* the cache ran dry: the fast slots back to the page */
     x->diverted = 0;
     mm_page_set_fast(h, c, h->current[c]);
   }

@@ -76,7 +76,7 @@ static mm_noinline void free_local_full(mm_page_t *pg, mm_block_t *b, mm_heap_t 
   mm_page_unfull(me, pg);
   mm_page_push_local(me, pg, b);
   mm_page_t *cur = me->current[c];
-  if (cur == &mm_page_empty || mm_list_empty(cur->free)) mm_page_set_current(me, c, pg);
+  if (pg->used && (cur == &mm_page_empty || mm_list_empty(cur->free))) mm_page_set_current(me, c, pg);
 }
 
 /* b (valid) of another heap's page (or of an abandoned one) that the
@@ -84,13 +84,13 @@ static mm_noinline void free_local_full(mm_page_t *pg, mm_block_t *b, mm_heap_t 
  * under 64 bytes, the empty heap, a dying heap: cap 0): onto the page's
  * cross-thread list. */
 static mm_noinline void free_to_xlist(mm_page_t *pg, mm_block_t *b, mm_heap_t *me) {
+  unsigned c = pg->class_idx;   /* (before b is published: pg may go then) */
   mm_page_push_xfree(pg, b);
 #if MM_STATS
-  unsigned c = pg->class_idx;
   if (me != &mm_heap_empty) me->xcache[c].nxlist++;
   else atomic_fetch_add_explicit(&mm_heapless_frees[c], 1, memory_order_relaxed);
 #else
-  (void)me;
+  (void)me; (void)c;
 #endif
 }
 

@@ -46,7 +46,7 @@ static void xcache_flush(mm_heap_t *h) {
     mm_block_t *b = x->head;
     x->head = NULL;
     mm_store_relaxed(&x->nflushed, x->nflushed + x->count);
-    mm_store_relaxed(&x->count, 0);
+    __atomic_store_n(&x->count, 0, __ATOMIC_RELEASE);   /* (after nflushed: mm_xcache_reused) */
     x->diverted = 0;
     mm_page_set_fast(h, c, h->current[c]);
     while (b) {
@@ -208,7 +208,9 @@ static void purge_free_blocks(mm_heap_t *h) {
   for (unsigned c = mm_size_class(2 * mm_os_page); c < MM_NCLASSES; c++) {
     for (mm_page_t *pg = h->queue[c].first; pg; pg = pg->next) {
       uint32_t n = 0;
+      mm_segment_t *s = mm_segment_of(pg);
       for (mm_block_t *b = pg->free; !mm_list_empty(b) && n <= pg->capacity; b = mm_decode(b), n++) {
+        if (mm_unlikely(mm_segment_of(b) != s)) mm_corrupt("malloc", b, "corrupted free-list link");
         uintptr_t *w = (uintptr_t *)b + 2;
         if (*w == mark) continue;
         uint8_t *a = (uint8_t *)mm_align_up((uintptr_t)b + sizeof(mm_block_t) + sizeof(uintptr_t), mm_os_page);

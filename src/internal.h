@@ -134,10 +134,12 @@
  *    freed memory learns the secret from a key, as it could from the end
  *    of any list, which decodes to its known segment base: the encoding
  *    stops blind overwrites, not a reader.)
- *  - The secret's top bit is set, so any word below 2^63 (the first word
- *    of a segment, the cookie; the empty page's mm_no_block) decodes, as a
- *    link, to above 4 MiB: following the end of a list fails the link
- *    check, which is how malloc's fast path sees an empty list.
+ *  - Following the end of a list fails the link check, which is how
+ *    malloc's fast path sees an empty list: a list ends with its segment's
+ *    base, whose first word (the cookie, secret ^ base) decodes to the
+ *    base itself, a nonzero multiple of 4 MiB; and the empty page's list
+ *    is mm_no_block, a word 0 that decodes to the secret, whose top bit is
+ *    set (also before the secret is drawn).
  *  - free() checks that p is a block start of a carved block: one
  *    multiply by the page's constant and one compare with page->limit
  *    (sizeclass.c explains why that is exact; mm_free_check in check.h,
@@ -362,8 +364,11 @@ typedef struct mm_xcache_s {
 /* The blocks of x reused by mallocs (relaxed reads from another thread
  * may lag: never below 0). */
 static inline uint64_t mm_xcache_reused(const mm_xcache_t *x) {
+  /* count first, acquire: pairs with the flush's release store of count,
+   * so that a count already 0 comes with its flushed blocks counted */
+  uint32_t count = __atomic_load_n(&x->count, __ATOMIC_ACQUIRE);
   uint64_t pushed = __atomic_load_n(&x->npushed, __ATOMIC_RELAXED);
-  uint64_t gone = __atomic_load_n(&x->nflushed, __ATOMIC_RELAXED) + __atomic_load_n(&x->count, __ATOMIC_RELAXED);
+  uint64_t gone = __atomic_load_n(&x->nflushed, __ATOMIC_RELAXED) + count;
   return pushed > gone ? pushed - gone : 0;
 }
 

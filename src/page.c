@@ -100,6 +100,8 @@ void mm_page_collect(mm_page_t *pg) {
  *   - the fetch_or is release: pairs with mm_page_collect_full's acquire
  *     exchange (the block itself is ordered by the CAS). */
 void mm_page_push_xfree(mm_page_t *pg, mm_block_t *b) {
+  unsigned c = pg->class_idx;   /* (before b is published) */
+  _Atomic(uint32_t) *pin = mm_segment_pin(&mm_heap_tls);
   uintptr_t head = atomic_load_explicit(&pg->xfree, memory_order_relaxed);
   uintptr_t next;
   do {
@@ -111,7 +113,8 @@ void mm_page_push_xfree(mm_page_t *pg, mm_block_t *b) {
   /* If the page is (now) on its owner's full list, tell the owner. */
   uintptr_t owner = atomic_load_explicit(&pg->owner, memory_order_seq_cst);
   if (owner & MM_OWNER_FULL)
-    atomic_fetch_or_explicit(&mm_owner_heap(owner)->full_xfree, (uint64_t)1 << pg->class_idx, memory_order_release);
+    atomic_fetch_or_explicit(&mm_owner_heap(owner)->full_xfree, (uint64_t)1 << c, memory_order_release);
+  mm_segment_unpin(pin);
 }
 
 /* ---- pages of a heap ------------------------------------------------------------ */
@@ -183,7 +186,9 @@ void mm_page_unfull(mm_heap_t *h, mm_page_t *pg) {
   atomic_store_explicit(&pg->owner, mm_owner_tag(h, false), memory_order_relaxed);
 }
 
-static void page_to_full(mm_heap_t *h, mm_page_t *pg) {
+/* Returns true when a late cross-thread push gave the page blocks again
+ * (it is back on the queue). */
+static bool page_to_full(mm_heap_t *h, mm_page_t *pg) {
   unsigned c = pg->class_idx;
   queue_remove(&h->queue[c], pg);
   queue_push(&h->full[c], pg);
@@ -195,7 +200,9 @@ static void page_to_full(mm_heap_t *h, mm_page_t *pg) {
   if (atomic_load_explicit(&pg->xfree, memory_order_seq_cst)) {
     mm_page_collect(pg);
     mm_page_unfull(h, pg);
+    return !mm_list_empty(pg->free);
   }
+  return false;
 }
 
 /* Keep the page when it is the current page of its class (the next
@@ -240,7 +247,7 @@ mm_page_t *mm_page_find(mm_heap_t *h, unsigned c) {
     mm_page_collect(pg);
     if (!mm_list_empty(pg->free)) break;
     if (pg->reserved < pg->capacity) { page_carve(pg); break; }
-    page_to_full(h, pg);
+    if (page_to_full(h, pg)) break;   /* (a late push: it has blocks) */
     pg = next;
   }
   if (!pg) return NULL;

@@ -20,6 +20,16 @@ static mm_segment_t *mm_abandoned;      /* segments of dead threads, newest firs
 static mm_segment_t *mm_abandoned_tail;
 static _Atomic(uint64_t) mm_pool_due;   /* a pooled segment awaits purging then */
 _Atomic(uint64_t) mm_segments_held;
+mm_pin_t mm_segment_pins[MM_PIN_SHARDS];
+
+/* Is a cross-thread push in flight (segment.h)?  Its pin was taken before
+ * its block was published; that block was collected before the segment
+ * came to the pool, so the pin is seen here until the push is done. */
+static bool pushes_in_flight(void) {
+  for (unsigned i = 0; i < MM_PIN_SHARDS; i++)
+    if (atomic_load_explicit(&mm_segment_pins[i].n, memory_order_acquire)) return true;
+  return false;
+}
 _Atomic(uint64_t) mm_segments_abandoned;
 
 /* ---- page slot geometry ----------------------------------------------------- */
@@ -48,6 +58,7 @@ static void segment_init_header(mm_segment_t *s, enum mm_kind kind, bool fresh) 
   s->purged_slots = 0;
   s->next = s->prev = NULL;
   if (!fresh) memset(s->pages, 0, sizeof(s->pages));
+  else mm_vg_defined(s->pages, sizeof(s->pages));   /* zero from the kernel (memcheck holds brk memory undefined) */
   for (uint32_t i = 0; i < s->npages; i++)
     if (mm_slot_usable(s, i)) s->free_slots |= (uint64_t)1 << i;
   s->cookie = mm_secret ^ (uintptr_t)s;
@@ -57,6 +68,7 @@ static void segment_init_header(mm_segment_t *s, enum mm_kind kind, bool fresh) 
 /* Give one pooled segment's memory back.  Lock held. */
 static size_t pool_release_one(mm_segment_t *s) {
   if (!s->from_sbrk) {
+    if (pushes_in_flight()) return 0;   /* next time */
     mm_seg_remove(&mm_pool, s);
     if (mm_pool_tail == s) mm_pool_tail = s->prev;
     if (!s->purged) mm_pool_resident--;
@@ -85,6 +97,7 @@ static void pool_trim_brk(void) {
     again = false;
     for (mm_segment_t *s = mm_pool; s; s = s->next) {
       if (!s->from_sbrk || !s->purged || !mm_os_sbrk_is_top(s, MM_SEGMENT_SIZE)) continue;
+      if (pushes_in_flight()) return;   /* next time */
       mm_os_count_purged(-(int64_t)pool_purge_size());
       if (mm_pool_tail == s) mm_pool_tail = s->prev;
       mm_seg_remove(&mm_pool, s);
@@ -126,7 +139,7 @@ size_t mm_segment_pool_release(void) {
   pthread_mutex_lock(&mm_segment_lock);
   size_t released = pool_purge_locked(true);
   mm_segment_t *kept = NULL, *kept_tail = NULL;
-  while (mm_pool) {                 /* all purged now, all from sbrk */
+  while (mm_pool && !pushes_in_flight()) {   /* all purged now, all from sbrk */
     mm_segment_t *s = mm_pool;
     mm_seg_remove(&mm_pool, s);     /* (its header goes with it) */
     mm_segmap_set(s, false);
@@ -140,8 +153,12 @@ size_t mm_segment_pool_release(void) {
       if (!kept_tail) kept_tail = s;
     }
   }
-  mm_pool = kept;
-  mm_pool_tail = kept_tail;
+  if (!mm_pool) mm_pool_tail = NULL;
+  if (kept_tail) {                  /* before what a push in flight kept */
+    kept_tail->next = mm_pool;
+    if (mm_pool) mm_pool->prev = kept_tail; else mm_pool_tail = kept_tail;
+    mm_pool = kept;
+  }
   pthread_mutex_unlock(&mm_segment_lock);
   return released;
 }
@@ -288,8 +305,8 @@ void mm_segment_abandon(mm_segment_t *s) {
   pthread_mutex_lock(&mm_segment_lock);
   mm_seg_push(&mm_abandoned, s);
   if (!mm_abandoned_tail) mm_abandoned_tail = s;
+  atomic_fetch_add(&mm_segments_abandoned, 1);   /* (under the lock: never below 0) */
   pthread_mutex_unlock(&mm_segment_lock);
-  atomic_fetch_add(&mm_segments_abandoned, 1);
 }
 
 mm_segment_t *mm_segment_take_abandoned(void) {

@@ -42,6 +42,25 @@ size_t mm_segment_pool_release(void);     /* short of memory: unmap them all */
 uint64_t mm_segment_pool_due(void);       /* a pooled segment is due then; 0: none */
 bool mm_segment_pool_has_resident(void);  /* a resident segment waits in the pool */
 
+/* Pins: a thread pushing on a page's cross-thread list reads the page's
+ * descriptor after its push has published the block, when the owner may
+ * already have collected it, released the page and pooled the segment:
+ * while any push is in flight no pooled segment is unmapped or cut off
+ * the break (a later purge does it).  One counter per shard of threads,
+ * each on its own cache line. */
+#define MM_PIN_SHARDS 64
+typedef struct mm_pin_s { _Atomic(uint32_t) n; char pad[60]; } mm_pin_t;
+extern mm_pin_t mm_segment_pins[MM_PIN_SHARDS];
+mm_inline _Atomic(uint32_t) *mm_segment_pin(const void *thread_key) {
+  uintptr_t k = (uintptr_t)thread_key;
+  _Atomic(uint32_t) *pin = &mm_segment_pins[((k >> 12) ^ (k >> 20)) & (MM_PIN_SHARDS - 1)].n;
+  atomic_fetch_add_explicit(pin, 1, memory_order_seq_cst);
+  return pin;
+}
+mm_inline void mm_segment_unpin(_Atomic(uint32_t) *pin) {
+  atomic_fetch_sub_explicit(pin, 1, memory_order_release);
+}
+
 extern _Atomic(uint64_t) mm_segments_held;       /* small/medium segments held */
 extern _Atomic(uint64_t) mm_segments_abandoned;  /* .. of which abandoned */
 

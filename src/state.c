@@ -45,8 +45,8 @@ void mm_state_init(void) {
   if (rnd) { memcpy(&r0, rnd, 8); memcpy(&r1, rnd + 1, 8); }
   r0 ^= mix64(r1);
   uint64_t t = mm_clock_ns();
-  /* the top bit set: any word below 2^63 (a segment's first word, the
-   * empty page's) decodes, as a link, to above 4 MiB (internal.h) */
+  /* the top bit set: the empty page's mm_no_block (a word 0) decodes, as
+   * a link, to above 4 MiB (internal.h, "Hardening") */
   mm_secret = (uintptr_t)mix64(r0 ^ (uintptr_t)&mm_secret ^ t) | 1 | (uintptr_t)1 << 63;
 #ifdef HAVE_VALGRIND_MEMCHECK_H
   if (RUNNING_ON_VALGRIND) mm_state_set_mode(MM_MODE_VALGRIND);
