@@ -11,32 +11,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-mm_noreturn mm_cold void mm_corrupt(const char *fn, const void *p, const char *what) {
-  char buf[256];
+/* The one fatal-error line: "mymalloc: ", five strings and a number
+ * (hex: a pointer), on stderr, then abort.  Never allocates. */
+static mm_noreturn mm_cold void fatal(const char *s1, const char *s2, const char *s3, const char *s4,
+                                      const char *s5, uint64_t v, bool hex) {
+  char buf[512];
   mm_buf_t b = { buf, 0, sizeof(buf), 2, 0 };
-  mm_buf_str(&b, "mymalloc: ");
-  mm_buf_str(&b, fn);
-  mm_buf_str(&b, "(): ");
-  mm_buf_str(&b, what);
-  mm_buf_str(&b, ": pointer ");
-  mm_buf_hex(&b, (uintptr_t)p);
+  const char *s[] = { "mymalloc: ", s1, s2, s3, s4, s5 };
+  for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++) mm_buf_str(&b, s[i]);
+  if (hex) mm_buf_hex(&b, (uintptr_t)v); else mm_buf_u64(&b, v);
   mm_buf_str(&b, "\n");
   mm_buf_flush(&b);
   abort();
 }
 
+mm_noreturn mm_cold void mm_corrupt(const char *fn, const void *p, const char *what) {
+  fatal(fn, "(): ", what, ": pointer ", "", (uintptr_t)p, true);
+}
+
 mm_noreturn mm_cold void mm_fatal_assert(const char *cond, const char *file, int line) {
-  char buf[512];
-  mm_buf_t b = { buf, 0, sizeof(buf), 2, 0 };
-  mm_buf_str(&b, "mymalloc: assertion failed: ");
-  mm_buf_str(&b, cond);
-  mm_buf_str(&b, " at ");
-  mm_buf_str(&b, file);
-  mm_buf_str(&b, ":");
-  mm_buf_u64(&b, (uint64_t)line);
-  mm_buf_str(&b, "\n");
-  mm_buf_flush(&b);
-  abort();
+  fatal("assertion failed: ", cond, " at ", file, ":", (uint64_t)line, false);
 }
 
 /* ---- pointers given back to us ------------------------------------------ */
@@ -116,17 +110,7 @@ void mm_check_on_free(mm_page_t *pg, void *p, const char *fn) {
 
 /* ---- the walker: every invariant of internal.h ----------------------------- */
 static mm_noreturn mm_cold void broken(const char *inv, const char *cond, const void *where) {
-  char buf[512];
-  mm_buf_t b = { buf, 0, sizeof(buf), 2, 0 };
-  mm_buf_str(&b, "mymalloc: heap invariant ");
-  mm_buf_str(&b, inv);
-  mm_buf_str(&b, " broken: ");
-  mm_buf_str(&b, cond);
-  mm_buf_str(&b, " at ");
-  mm_buf_hex(&b, (uintptr_t)where);
-  mm_buf_str(&b, "\n");
-  mm_buf_flush(&b);
-  abort();
+  fatal("heap invariant ", inv, " broken: ", cond, " at ", (uintptr_t)where, true);
 }
 #define WALK(inv, cond, where) do { if (!(cond)) broken(inv, #cond, (where)); } while (0)
 
