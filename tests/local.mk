@@ -9,13 +9,17 @@
 # test_static.sh compiles tests/static_prog.c itself, the way a user
 # would, against src/.libs/libmymalloc.a (it skips itself where it cannot)
 EXTRA_DIST += tests/harness.h tests/static_prog.c
+# the heap profiler's tests share tests/profile.h (the parser of the
+# .heap files, the runs with the profiler's variables set)
+EXTRA_DIST += tests/profile.h
 
 # run in every build, also --disable-override (the prefixed API, the
 # exports, the layers)
 EVERY_BUILD_TESTS = \
 	tests/test_symbols \
 	tests/test_stats \
-	tests/test_prefix
+	tests/test_prefix \
+	tests/test_profile_prefix
 EVERY_BUILD_SH = \
 	tests/test_nm.sh \
 	tests/test_layers.sh \
@@ -35,20 +39,48 @@ OVERRIDE_TESTS = \
 	tests/test_cxx \
 	tests/test_rss \
 	tests/test_huge \
-	tests/test_aslimit
+	tests/test_aslimit \
+	tests/test_profile \
+	tests/test_profile_threads \
+	tests/test_profile_fork \
+	tests/test_profile_cxx \
+	tests/test_profile_signal
 OVERRIDE_SH = \
 	tests/test_preload.sh \
-	tests/test_run.sh
+	tests/test_run.sh \
+	tests/test_profile_bad.sh \
+	tests/test_profile_pprof.sh
 
 check_PROGRAMS += $(EVERY_BUILD_TESTS)
 TESTS += $(EVERY_BUILD_TESTS) $(EVERY_BUILD_SH)
 if MM_OVERRIDE
-check_PROGRAMS += $(OVERRIDE_TESTS) tests/test_whoami
+check_PROGRAMS += $(OVERRIDE_TESTS) tests/test_whoami tests/profile_helper
 TESTS += $(OVERRIDE_TESTS) $(OVERRIDE_SH)
 endif
 dist_check_SCRIPTS = $(EVERY_BUILD_SH) $(OVERRIDE_SH)
 
 tests_test_cxx_SOURCES = tests/test_cxx.cc
+
+# the profiler's tests find the function of a stack's first address with
+# dladdr: their functions are in the dynamic symbol table; -lm for exp()
+prof_ldflags = $(AM_LDFLAGS) -export-dynamic
+prof_ldadd = $(LDADD) -lm
+tests_test_profile_LDFLAGS = $(prof_ldflags)
+tests_test_profile_LDADD = $(prof_ldadd)
+# the same test on the prefixed API (mymalloc_malloc...), every build
+tests_test_profile_prefix_SOURCES = tests/test_profile.c
+tests_test_profile_prefix_CPPFLAGS = $(AM_CPPFLAGS) -DTP_PREFIXED
+tests_test_profile_prefix_LDFLAGS = $(prof_ldflags)
+tests_test_profile_prefix_LDADD = $(prof_ldadd)
+tests_test_profile_threads_LDFLAGS = $(prof_ldflags)
+tests_test_profile_threads_LDADD = $(prof_ldadd)
+tests_test_profile_fork_LDFLAGS = $(prof_ldflags)
+tests_test_profile_fork_LDADD = $(prof_ldadd)
+tests_test_profile_signal_LDFLAGS = $(prof_ldflags)
+tests_test_profile_signal_LDADD = $(prof_ldadd)
+tests_test_profile_cxx_SOURCES = tests/test_profile_cxx.cc
+tests_test_profile_cxx_LDFLAGS = $(prof_ldflags)
+tests_test_profile_cxx_LDADD = $(prof_ldadd)
 # the helper of test_preload.sh: built without libmymalloc, on purpose
 tests_test_whoami_LDADD = $(PTHREAD_LIBS)
 
