@@ -12,6 +12,8 @@
 #                               in bench/README.md
 #   make bench BENCH_FLAGS='--only small-2t,larson --runs 3'
 #   make bench-hardening        the cost of the hardening (callgrind)
+#   make bench-profile          the cost of the heap profiler: off, at the
+#                               default rate, 64 KiB and 4 KiB (bench/README.md)
 
 bench_programs = bench/small bench/larson bench/prodcons bench/falseshare \
 	bench/fragment bench/realloc bench/large bench/pairs bench/measure \
@@ -69,7 +71,12 @@ bench-check:
 bench-hardening: $(bench_programs) src/libmymalloc.la
 	$(srcdir)/bench/hardening-cost --bindir=bench
 
-.PHONY: bench bench-quick bench-check bench-hardening
+# what the heap profiler costs: CPU time and instructions, profiling off
+# and at three rates, interleaved
+bench-profile: $(bench_programs) src/libmymalloc.la
+	$(bench_run) --profile-cost $(BENCH_FLAGS)
+
+.PHONY: bench bench-quick bench-check bench-hardening bench-profile
 
 # the patterns of public allocator benchmarks (bench/README.md)
 bench_public = bench/larsongen bench/randrepl bench/rpbench
@@ -83,4 +90,4 @@ bench_randrepl_LDADD = $(bench_ldadd)
 bench_rpbench_SOURCES = bench/rpbench.c bench/bench.h
 bench_rpbench_CFLAGS = $(bench_cflags)
 bench_rpbench_LDADD = $(bench_ldadd)
-bench bench-quick: $(bench_public)
+bench bench-quick bench-profile: $(bench_public)
