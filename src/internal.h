@@ -222,6 +222,16 @@
 #define mm_inline       static inline __attribute__((always_inline))
 #define mm_noreturn     __attribute__((noreturn))
 
+/* MM_TSAN: built with -fsanitize=thread (gcc or clang), which must see
+ * every access to shared fields (no inline-asm loads then). */
+#if defined(__SANITIZE_THREAD__)
+#define MM_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MM_TSAN 1
+#endif
+#endif
+
 /* Relaxed access for fields that other threads read (statistics). */
 #define mm_load_relaxed(p)      __atomic_load_n((p), __ATOMIC_RELAXED)
 #define mm_store_relaxed(p, v)  __atomic_store_n((p), (v), __ATOMIC_RELAXED)
