@@ -18,6 +18,7 @@
 #include "heap.h"
 #include "huge.h"
 #include "page.h"
+#include "prof.h"
 #include "segmap.h"
 #include "state.h"
 
@@ -141,6 +142,27 @@ mm_inline void free_block(mm_page_t *pg, mm_block_t *b, mm_heap_t *me, uintptr_t
   free_cross_thread(pg, b, me);
 }
 
+/* b (valid) is a profiling sample (prof.c): its record goes, and it goes
+ * back to the profiler's heap, under the profiler's lock. */
+static mm_noinline void free_sampled(mm_page_t *pg, mm_block_t *b) {
+  mm_heap_t *ph = mm_prof_lock();
+  mm_prof_forget(b);
+  free_block(pg, b, ph, atomic_load_explicit(&pg->owner, memory_order_relaxed));
+  mm_prof_unlock();
+}
+
+static mm_noinline void free_sampled_huge(mm_segment_t *s, mm_block_t *b) {
+  if (mm_prof_lock()) {
+    mm_prof_forget(b);
+    s->prof_sampled = 0;
+    mm_prof_unlock();
+  }
+  mm_huge_free(s);
+}
+
+/* The page of a block is the profiler's heap's. */
+mm_inline bool is_sample(uintptr_t owner) { return mm_owner_heap(owner) == mm_load_relaxed(&mm_prof_heap); }
+
 /* Every free that the fast path does not finish, with the full checks:
  * the checked mode, huge blocks, and free_unmapped's. */
 static mm_noinline void free_checked(mm_segment_t *s, mm_page_t *pg, mm_block_t *b) {
@@ -148,8 +170,14 @@ static mm_noinline void free_checked(mm_segment_t *s, mm_page_t *pg, mm_block_t 
   if (err) mm_corrupt("free", b, err);
   mm_vg_free(b);
   if (pg->checked) mm_check_on_free(pg, b, "free");
-  if (s->kind == MM_HUGE) mm_huge_free(s);   /* the huge case */
-  else free_block(pg, b, mm_heap_tls, atomic_load_explicit(&pg->owner, memory_order_relaxed));
+  if (s->kind == MM_HUGE) {   /* the huge case */
+    if (mm_unlikely(s->prof_sampled)) free_sampled_huge(s, b);
+    else mm_huge_free(s);
+    return;
+  }
+  uintptr_t owner = atomic_load_explicit(&pg->owner, memory_order_relaxed);
+  if (mm_unlikely(is_sample(owner))) free_sampled(pg, b);
+  else free_block(pg, b, mm_heap_tls, owner);
 }
 
 /* The page is not the calling thread's own: another thread's page, an
@@ -165,6 +193,10 @@ static mm_noinline void free_not_local(mm_segment_t *s, mm_page_t *pg, mm_block_
   }
   if (mm_unlikely(!mm_free_check(pg, b, false))) {
     mm_free_invalid(b);
+    return;
+  }
+  if (mm_unlikely(is_sample(owner))) {
+    free_sampled(pg, b);
     return;
   }
   free_block(pg, b, h, owner);
