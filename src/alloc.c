@@ -2,10 +2,14 @@
  * alloc.c -- malloc, calloc, realloc, malloc_usable_size.
  *
  * The fast path (mm_malloc) is a pop from the page of heap->fast[slot]:
- * TLS load, two loads, the link check, the stores and the request
- * counter, 20 instructions.  Everything else is behind one branch, in
- * malloc_small and malloc_generic (noinline), the top of the ladder that
- * internal.h draws.
+ * TLS load, two loads, the link check, the stores and the slot's
+ * countdown (its requests, and the profiler's next sample: prof.c), 21
+ * instructions.  Everything else is behind one branch, in malloc_small
+ * and malloc_generic (noinline), the top of the ladder that internal.h
+ * draws; a sample behind another, in malloc_sample_slot.
+ *
+ * Every function here is in the section mymalloc_api (MM_API_TEXT): the
+ * profiler skips their frames.
  */
 #include "api.h"
 #include "check.h"
@@ -13,6 +17,7 @@
 #include "huge.h"
 #include "init.h"
 #include "page.h"
+#include "prof.h"
 #include "segmap.h"
 #include "sizeclass.h"
 #include "state.h"
@@ -52,8 +57,9 @@ mm_inline bool page_empty(const mm_page_t *pg) {
 
 static void *malloc_small(size_t n, mm_heap_t *h);
 static void *malloc_generic(size_t n, mm_heap_t *h);
+static void *malloc_sample_slot(mm_heap_t *h, mm_fast_slot_t *slot);
 
-void *mm_malloc(size_t n) {
+MM_API_TEXT void *mm_malloc(size_t n) {
   mm_heap_t *h = mm_heap_tls;
   if (mm_likely(n <= MM_LOOKUP_MAX)) {
     /* &h->fast[(n + 15) >> 4]: 16-byte slots at the start of the heap */
@@ -66,12 +72,12 @@ void *mm_malloc(size_t n) {
      * above 4 MiB, like a corrupted link; the slow path tells them apart */
     uintptr_t x = b->next ^ mm_secret;
     if (mm_likely(x <= MM_SEGMENT_MASK)) {
-      mm_count(slot->nmalloc);
+      if (mm_unlikely(mm_dec_borrows(&slot->left))) return malloc_sample_slot(h, slot);
       return page_pop_x(pg, b, x);
     }
 #else
     if (mm_likely(!mm_list_empty(b))) {
-      mm_count(slot->nmalloc);
+      if (mm_unlikely(mm_dec_borrows(&slot->left))) return malloc_sample_slot(h, slot);
       return page_pop(pg, b);
     }
 #endif
@@ -81,7 +87,7 @@ void *mm_malloc(size_t n) {
 }
 
 /* page_pop in the checked mode (valgrind, MYMALLOC_CHECK=full). */
-static mm_noinline void *page_pop_checked(mm_page_t *pg) {
+static MM_API_TEXT mm_noinline void *page_pop_checked(mm_page_t *pg) {
   mm_vg_defined(pg->free, sizeof(mm_block_t));
   void *p = page_pop(pg, pg->free);
   if (pg->checked) mm_check_on_alloc(pg, p);
@@ -90,7 +96,7 @@ static mm_noinline void *page_pop_checked(mm_page_t *pg) {
 }
 
 /* The checked-mode part of xcache_pop. */
-static mm_noinline void *xcache_pop_checked(mm_block_t *b) {
+static MM_API_TEXT mm_noinline void *xcache_pop_checked(mm_block_t *b) {
   mm_page_t *bp = mm_page_of(mm_segment_of(b), b);
   mm_vg_defined(b, sizeof(mm_block_t));
   if (bp->checked) mm_check_on_alloc(bp, b);
@@ -111,49 +117,120 @@ mm_inline void *xcache_pop(mm_xcache_t *x, mm_block_t *b) {
 }
 
 static void *malloc_first(unsigned c);
+static void *malloc_sampled(mm_heap_t *h, unsigned c);
+
+/* The slow paths' byte countdown of the profiler (prof.c): is this block
+ * of class c the next sample?  (Off, it never runs out.) */
+mm_inline bool sample_due(mm_heap_t *h, unsigned c) {
+  return mm_unlikely((h->prof_left -= (int64_t)mm_class_size[c]) < 0);
+}
 
 /* A block of class c, by the slow path (which does the checks of the
  * checked mode and tells valgrind).  Blocks this thread freed on other
  * heaps' pages come first: they are hot in this core's cache (tcmalloc
- * and jemalloc reuse them so too). */
-static void *malloc_class(mm_heap_t *h, unsigned c) {
+ * and jemalloc reuse them so too).  may_sample: false for the
+ * profiler's own heap, and when a sample cannot be taken. */
+mm_inline void *malloc_class_in(mm_heap_t *h, unsigned c, bool may_sample) {
   mm_xcache_t *x = &h->xcache[c];
-  if (x->head) return xcache_pop(x, x->head);
+  if (x->head) {
+    if (may_sample && sample_due(h, c)) return malloc_sampled(h, c);
+    return xcache_pop(x, x->head);
+  }
   mm_page_t *pg = h->current[c];
   if (page_empty(pg)) {
     if (mm_unlikely(h == &mm_heap_empty)) return malloc_first(c);
     pg = mm_heap_refill(h, c);
     if (!pg) { errno = ENOMEM; return NULL; }
   }
+  if (may_sample && sample_due(h, c)) return malloc_sampled(h, c);
   mm_count(h->nmalloc[c]);
   if (mm_checked_mode()) return page_pop_checked(pg);
   return page_pop(pg, pg->free);
 }
 
+static MM_API_TEXT void *malloc_class(mm_heap_t *h, unsigned c) { return malloc_class_in(h, c, true); }
+static MM_API_TEXT mm_noinline void *malloc_unsampled(mm_heap_t *h, unsigned c) {
+  return malloc_class_in(h, c, false);
+}
+
 /* The thread's first block: its heap is made here, the only place that
  * tests for it (every thread starts on the empty heap, whose pages have
  * no block, so all its mallocs come to malloc_class). */
-static mm_noinline void *malloc_first(unsigned c) {
+static MM_API_TEXT mm_noinline void *malloc_first(unsigned c) {
   mm_heap_t *h = mm_thread_init();
   if (!h) { errno = ENOMEM; return NULL; }
+  if (mm_prof_on && h->prof_left == INT64_MAX) mm_prof_arm(h);
   return malloc_class(h, c);
 }
 
-/* A huge block; on failure the caches go back and it is tried again. */
-static void *huge_alloc(size_t n, size_t align, bool zero) {
-  mm_process_init();
+/* ---- profiling samples (prof.c) ------------------------------------------ */
+/* A sample of class c: its stack, then a block of the profiler's heap
+ * (which free() recognises by its page's owner). */
+static MM_API_TEXT mm_noinline void *malloc_sampled(mm_heap_t *h, unsigned c) {
+  mm_prof_rearm_bytes(h);
+  if (mm_prof_busy()) return malloc_unsampled(h, c);   /* (the unwinder's own) */
+  uintptr_t frames[MM_PROF_DEPTH];
+  unsigned depth = mm_prof_backtrace(frames);
+  mm_heap_t *ph = mm_prof_lock();
+  if (!ph) return malloc_unsampled(h, c);
+  void *p = malloc_unsampled(ph, c);
+  if (p) mm_prof_record(p, mm_class_size[c], frames, depth);
+  mm_prof_unlock();
+  return p ? p : malloc_unsampled(h, c);
+}
+
+/* Fast slot `slot` counted down to its sample. */
+static MM_API_TEXT mm_noinline void *malloc_sample_slot(mm_heap_t *h, mm_fast_slot_t *slot) {
+  size_t i = (size_t)(slot - h->fast);
+  mm_prof_rearm_slot(h, i);
+  return malloc_sampled(h, mm_class_lookup[i]);
+}
+
+static MM_API_TEXT void *huge_alloc_in(size_t n, size_t align, bool zero) {
   void *p = mm_huge_alloc(n, align, zero);
   if (!p && mm_heap_release_memory(mm_heap_tls)) p = mm_huge_alloc(n, align, zero);
   return p;
 }
 
+/* A huge sample: marked in its segment header. */
+static MM_API_TEXT mm_noinline void *huge_sampled(mm_heap_t *h, size_t n, size_t align, bool zero) {
+  mm_prof_rearm_bytes(h);
+  if (mm_prof_busy()) return huge_alloc_in(n, align, zero);
+  uintptr_t frames[MM_PROF_DEPTH];
+  unsigned depth = mm_prof_backtrace(frames);
+  void *p = huge_alloc_in(n, align, zero);
+  mm_segment_t *s;
+  mm_page_t *pg;
+  if (p && mm_find_page(p, &s, &pg) && mm_prof_lock()) {
+    s->prof_sampled = 1;
+    mm_prof_record(p, s->size - s->huge_align_off, frames, depth);
+    mm_prof_unlock();
+  }
+  return p;
+}
+
+/* A huge block; on failure the caches go back and it is tried again. */
+static MM_API_TEXT void *huge_alloc(size_t n, size_t align, bool zero) {
+  mm_process_init();
+  mm_heap_t *h = mm_heap_tls;
+  if (mm_unlikely(mm_prof_on)) {
+    if (h == &mm_heap_empty && (h = mm_thread_init()) != NULL && h->prof_left == INT64_MAX) mm_prof_arm(h);
+    if (h && (h->prof_left -= (int64_t)(n < ((size_t)1 << 62) ? n : (size_t)1 << 62)) < 0)
+      return huge_sampled(h, n, align, zero);
+  }
+  return huge_alloc_in(n, align, zero);
+}
+
 /* The fast path (n <= 1 KiB) found no block: the class has blocks in the
  * cross-thread cache (taken here, first), or its page ran dry, or the
  * thread has no heap yet. */
-static mm_noinline void *malloc_small(size_t n, mm_heap_t *h) {
+static MM_API_TEXT mm_noinline void *malloc_small(size_t n, mm_heap_t *h) {
   unsigned c = mm_class_lookup[(n + 15) >> 4];
   mm_xcache_t *x = &h->xcache[c];
-  if (mm_likely(x->head != NULL && !mm_checked_mode())) return xcache_pop(x, x->head);
+  if (mm_likely(x->head != NULL && !mm_checked_mode())) {
+    if (sample_due(h, c)) return malloc_sampled(h, c);
+    return xcache_pop(x, x->head);
+  }
   if (mm_check_full()) return malloc_generic(n, h);   /* room for the canary */
   if (x->diverted && !x->head) {   /* the cache ran dry: the fast slots back to the page */
     x->diverted = 0;
@@ -163,7 +240,7 @@ static mm_noinline void *malloc_small(size_t n, mm_heap_t *h) {
 }
 
 /* Everything malloc does not do in its fast path. */
-static mm_noinline void *malloc_generic(size_t n, mm_heap_t *h) {
+static MM_API_TEXT mm_noinline void *malloc_generic(size_t n, mm_heap_t *h) {
   if (mm_check_full() && n <= MM_MEDIUM_MAX) n += MM_CANARY;   /* room for the canary */
   if (n > MM_MEDIUM_MAX) return huge_alloc(n, 0, false);
   return malloc_class(h, mm_size_class(n));
@@ -173,7 +250,7 @@ static mm_noinline void *malloc_generic(size_t n, mm_heap_t *h) {
  * at aligned addresses, because pages start at 64 KiB boundaries; beyond
  * that, a huge block placed at an aligned offset of its mapping.  Either
  * way free() is the same O(1) free.  align: a power of two. */
-void *mm_malloc_aligned(size_t n, size_t align) {
+MM_API_TEXT void *mm_malloc_aligned(size_t n, size_t align) {
   if (align <= MM_ALIGN) return mm_malloc(n);
   if (n > PTRDIFF_MAX) { errno = ENOMEM; return NULL; }
   size_t need = n + (mm_check_full() ? MM_CANARY : 0);
@@ -185,7 +262,7 @@ void *mm_malloc_aligned(size_t n, size_t align) {
   return huge_alloc(n ? n : 1, align, false);
 }
 
-void *mm_calloc(size_t nmemb, size_t size) {
+MM_API_TEXT void *mm_calloc(size_t nmemb, size_t size) {
   size_t n;
   if (mm_unlikely(__builtin_mul_overflow(nmemb, size, &n))) { errno = ENOMEM; return NULL; }
   if (n > MM_MEDIUM_MAX) return huge_alloc(n, 0, true);   /* fresh from the kernel: zero */
@@ -195,13 +272,13 @@ void *mm_calloc(size_t nmemb, size_t size) {
 }
 
 /* The block p given back to fn(), validated, or the one-line abort. */
-static void checked_block(const char *fn, void *p, mm_segment_t **s, mm_page_t **pg) {
+static MM_API_TEXT void checked_block(const char *fn, void *p, mm_segment_t **s, mm_page_t **pg) {
   const char *err = mm_check_pointer(p, s, pg);
   if (err) mm_corrupt(fn, p, err == mm_msg_freed ? "use after free (block is already free)" : err);
 }
 
 /* Usable bytes of a block we returned (0 for NULL). */
-size_t mm_usable_size(void *p) {
+MM_API_TEXT size_t mm_usable_size(void *p) {
   if (!p) return 0;
   mm_segment_t *s;
   mm_page_t *pg;
@@ -210,7 +287,7 @@ size_t mm_usable_size(void *p) {
   return mm_page_usable(pg);
 }
 
-void *mm_realloc(void *p, size_t n) {
+MM_API_TEXT void *mm_realloc(void *p, size_t n) {
   if (!p) return mm_malloc(n);
   if (n == 0) { mm_free(p); return NULL; }   /* glibc: frees, returns NULL */
   mm_segment_t *s;
@@ -220,7 +297,7 @@ void *mm_realloc(void *p, size_t n) {
   size_t old;
   if (s->kind == MM_HUGE) {
     old = s->size - s->huge_align_off;
-    if (n > MM_MEDIUM_MAX) {
+    if (n > MM_MEDIUM_MAX && !s->prof_sampled) {   /* (a sample moves: copied) */
       void *r = mm_huge_realloc(s, n);
       if (!r && mm_heap_release_memory(mm_heap_tls)) r = mm_huge_realloc(s, n);
       if (r) return r;

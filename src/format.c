@@ -40,6 +40,16 @@ void mm_buf_u64(mm_buf_t *b, uint64_t v) {
   buf_put(b, tmp, fmt_u64(tmp, v));
 }
 
+/* v right-aligned in `width` columns. */
+void mm_buf_u64_col(mm_buf_t *b, uint64_t v, size_t width) {
+  char tmp[24];
+  size_t n = fmt_u64(tmp, v);
+  mm_buf_pad(b, width, n);
+  buf_put(b, tmp, n);
+}
+
+void mm_buf_mem(mm_buf_t *b, const char *s, size_t n) { buf_put(b, s, n); }
+
 void mm_buf_hex(mm_buf_t *b, uintptr_t v) {
   char tmp[2 + 16];
   size_t n = 0;

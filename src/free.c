@@ -4,7 +4,7 @@
  *   local            mm_free: the segment map gives the page shift (0: not
  *                    ours), the page by masking and shifting, the owner
  *                    compared with the thread's heap, mm_free_check, a push
- *                    on page->free (39 instructions);
+ *                    on page->free (37 instructions);
  *   local full page  free_local_full: our page on the full list;
  *   cross-thread     free_cross_thread: the cross-thread cache of the
  *                    freeing thread, or the page's cross-thread list;
@@ -18,30 +18,43 @@
 #include "heap.h"
 #include "huge.h"
 #include "page.h"
+#include "prof.h"
 #include "segmap.h"
 #include "state.h"
 
-static void free_not_local(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, mm_heap_t *h, uintptr_t owner);
+static void free_not_local(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, mm_heap_t *h);
 static void free_unmapped(void *p);
+
+/* pg->owner == h, a relaxed load (the comment in mm_free says why that is
+ * enough).  On x86_64 the compare takes the owner from memory, one
+ * instruction less (compilers keep an atomic load apart from its use);
+ * an aligned 8-byte load is single-copy atomic there. */
+mm_inline bool owner_is(mm_page_t *pg, mm_heap_t *h) {
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__) && !defined(MM_TSAN)
+  bool eq;
+  __asm__("cmpq %2, %1" : "=@cce"(eq) : "r"((uintptr_t)h), "m"(pg->owner));
+  return eq;
+#else
+  return atomic_load_explicit(&pg->owner, memory_order_relaxed) == (uintptr_t)h;
+#endif
+}
 
 void mm_free(void *p) {
   unsigned shift = mm_segmap_shift(p);
   if (mm_likely(shift != 0)) {
     mm_segment_t *s = (mm_segment_t *)((uintptr_t)p & ~(uintptr_t)MM_SEGMENT_MASK);
-    /* the page's descriptor, less the offset of pages[] in the header
-     * (which goes into every field's displacement), computed once (gcc
-     * would redo it per field) */
-    uintptr_t d = (uintptr_t)s + ((((uintptr_t)p & MM_SEGMENT_MASK) >> shift) << 7);
+    /* the page's descriptor, computed once into a register (gcc would
+     * redo it per field, or keep the segment base and add per field) */
+    uintptr_t d = (uintptr_t)s + offsetof(mm_segment_t, pages) + ((((uintptr_t)p & MM_SEGMENT_MASK) >> shift) << 7);
     __asm__("" : "+r"(d));
-    mm_page_t *pg = (mm_page_t *)(d + offsetof(mm_segment_t, pages));
+    mm_page_t *pg = (mm_page_t *)d;
     mm_heap_t *h = mm_heap_tls;
     mm_block_t *b = (mm_block_t *)p;
     /* relaxed, on weakly ordered machines too: owner equals our heap only
      * by a store of this thread, or one ordered before us by the hand-over
      * of the block (write-read coherence); any other value sends us to
      * the cross-thread path, whose push orders what it needs */
-    uintptr_t owner = atomic_load_explicit(&pg->owner, memory_order_relaxed);
-    if (mm_likely(owner == (uintptr_t)h)) {
+    if (mm_likely(owner_is(pg, h))) {
       if (mm_unlikely(!mm_free_check(pg, b, true))) {
         mm_free_invalid(p);
         return;
@@ -53,7 +66,7 @@ void mm_free(void *p) {
       mm_page_push_local(h, pg, b);
       return;
     }
-    free_not_local(s, pg, b, h, owner);
+    free_not_local(s, pg, b, h);
     return;
   }
   free_unmapped(p);
@@ -129,6 +142,27 @@ mm_inline void free_block(mm_page_t *pg, mm_block_t *b, mm_heap_t *me, uintptr_t
   free_cross_thread(pg, b, me);
 }
 
+/* b (valid) is a profiling sample (prof.c): its record goes, and it goes
+ * back to the profiler's heap, under the profiler's lock. */
+static mm_noinline void free_sampled(mm_page_t *pg, mm_block_t *b) {
+  mm_heap_t *ph = mm_prof_lock();
+  mm_prof_forget(b);
+  free_block(pg, b, ph, atomic_load_explicit(&pg->owner, memory_order_relaxed));
+  mm_prof_unlock();
+}
+
+static mm_noinline void free_sampled_huge(mm_segment_t *s, mm_block_t *b) {
+  if (mm_prof_lock()) {
+    mm_prof_forget(b);
+    s->prof_sampled = 0;
+    mm_prof_unlock();
+  }
+  mm_huge_free(s);
+}
+
+/* The page of a block is the profiler's heap's. */
+mm_inline bool is_sample(uintptr_t owner) { return mm_owner_heap(owner) == mm_load_relaxed(&mm_prof_heap); }
+
 /* Every free that the fast path does not finish, with the full checks:
  * the checked mode, huge blocks, and free_unmapped's. */
 static mm_noinline void free_checked(mm_segment_t *s, mm_page_t *pg, mm_block_t *b) {
@@ -136,20 +170,33 @@ static mm_noinline void free_checked(mm_segment_t *s, mm_page_t *pg, mm_block_t 
   if (err) mm_corrupt("free", b, err);
   mm_vg_free(b);
   if (pg->checked) mm_check_on_free(pg, b, "free");
-  if (s->kind == MM_HUGE) mm_huge_free(s);   /* the huge case */
-  else free_block(pg, b, mm_heap_tls, atomic_load_explicit(&pg->owner, memory_order_relaxed));
+  if (s->kind == MM_HUGE) {   /* the huge case */
+    if (mm_unlikely(s->prof_sampled)) free_sampled_huge(s, b);
+    else mm_huge_free(s);
+    return;
+  }
+  uintptr_t owner = atomic_load_explicit(&pg->owner, memory_order_relaxed);
+  if (mm_unlikely(is_sample(owner))) free_sampled(pg, b);
+  else free_block(pg, b, mm_heap_tls, owner);
 }
 
 /* The page is not the calling thread's own: another thread's page, an
  * abandoned one, a full page of ours, a huge block, or anything at all in
  * the checked mode (valgrind, MYMALLOC_CHECK=full). */
-static mm_noinline void free_not_local(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, mm_heap_t *h, uintptr_t owner) {
+static mm_noinline void free_not_local(mm_segment_t *s, mm_page_t *pg, mm_block_t *b, mm_heap_t *h) {
+  /* read again (the fast path compares in memory): only this thread
+   * makes a page ours, so the value still is not our heap */
+  uintptr_t owner = atomic_load_explicit(&pg->owner, memory_order_relaxed);
   if (mm_unlikely(mm_checked_mode() || pg->class_idx == MM_HUGE_CLASS)) {
     free_checked(s, pg, b);
     return;
   }
   if (mm_unlikely(!mm_free_check(pg, b, false))) {
     mm_free_invalid(b);
+    return;
+  }
+  if (mm_unlikely(is_sample(owner))) {
+    free_sampled(pg, b);
     return;
   }
   free_block(pg, b, h, owner);

@@ -87,7 +87,11 @@ static mm_heap_t *heap_struct_alloc(void) {
   return h;
 }
 
-mm_heap_t *mm_heap_create(void) {
+/* A heap that no thread's TLS points at (mm_heap_create makes it the
+ * calling thread's): the profiler's heap of sampled blocks, used under
+ * its lock.  Its countdowns are off, as every new heap's are until the
+ * profiler arms them (prof.c). */
+mm_heap_t *mm_heap_create_shared(void) {
   pthread_mutex_lock(&mm_heaps_lock);
   mm_heap_t *h = heap_struct_alloc();
   if (!h) { pthread_mutex_unlock(&mm_heaps_lock); return NULL; }
@@ -96,12 +100,19 @@ mm_heap_t *mm_heap_create(void) {
     mm_page_set_current(h, c, &mm_page_empty);
     h->xcache[c].cap = mm_xcache_cap[c];
   }
+  for (size_t i = 0; i < MM_NSLOTS; i++) h->fast[i].left = h->fast_start[i] = UINT64_MAX;
+  h->prof_left = INT64_MAX;
   h->live = 1;
   h->next_heap = mm_heaps;
   if (mm_heaps) mm_heaps->prev_heap = h;
   mm_heaps = h;
   pthread_mutex_unlock(&mm_heaps_lock);
-  mm_heap_tls = h;
+  return h;
+}
+
+mm_heap_t *mm_heap_create(void) {
+  mm_heap_t *h = mm_heap_create_shared();
+  if (h) mm_heap_tls = h;
   return h;
 }
 
@@ -159,7 +170,7 @@ static bool heap_adopt(mm_heap_t *h) {
 
 /* The counters of a dead heap into the process totals.  mm_heaps_lock held. */
 static void fold_dead(mm_heap_t *h) {
-  for (size_t i = 0; i < MM_NSLOTS; i++) mm_heaps_dead[mm_class_lookup[i]].nmalloc += h->fast[i].nmalloc;
+  for (size_t i = 0; i < MM_NSLOTS; i++) mm_heaps_dead[mm_class_lookup[i]].nmalloc += mm_fast_requests(h, i);
   for (unsigned c = 0; c < MM_NCLASSES; c++) {
     mm_class_totals_t *d = &mm_heaps_dead[c];
     d->nmalloc += h->nmalloc[c];

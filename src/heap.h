@@ -15,6 +15,7 @@
  * back, its empty pages to their segments, the rest is abandoned for
  * another thread to adopt, and the structure is kept for the next heap. */
 mm_heap_t *mm_heap_create(void);
+mm_heap_t *mm_heap_create_shared(void);
 void mm_heap_done(mm_heap_t *h);
 
 /* A page of class c with a free block, h->current[c]: the upkeep that is

@@ -49,7 +49,7 @@
  * reads this list and checks the object files against it.
  * ==========================================================================
  *
- *   floor 6 api:        alloc free posix stats compat
+ *   floor 6 api:        alloc free posix stats compat prof
  *   floor 5 process:    init
  *   floor 4 policy:     heap
  *   floor 3 mechanism:  page huge segment
@@ -222,6 +222,37 @@
 #define mm_inline       static inline __attribute__((always_inline))
 #define mm_noreturn     __attribute__((noreturn))
 
+/* MM_TSAN: built with -fsanitize=thread (gcc or clang), which must see
+ * every access to shared fields (no inline-asm loads then). */
+#if defined(__SANITIZE_THREAD__)
+#define MM_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MM_TSAN 1
+#endif
+#endif
+
+/* The functions that can be on the stack between a program's call of the
+ * API and a profiling sample's stack capture (alloc.c, posix.c, prof.c)
+ * live in one section: its bounds, __start_mymalloc_api and
+ * __stop_mymalloc_api, tell the profiler which frames are ours, in a
+ * shared library and in a static link alike (prof.c).  gcc does not split
+ * a function with a section of its own into hot and cold parts. */
+#define MM_API_TEXT __attribute__((section("mymalloc_api")))
+
+/* --*p; true when it borrowed (*p was 0).  On x86_64 a subtract in
+ * memory and the branch on its carry (compilers load, subtract, store
+ * and test otherwise). */
+mm_inline bool mm_dec_borrows(uint64_t *p) {
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__) && !defined(MM_TSAN)
+  bool borrow;
+  __asm__("subq $1, %0" : "+m"(*p), "=@ccc"(borrow));
+  return borrow;
+#else
+  return (*p)-- == 0;
+#endif
+}
+
 /* Relaxed access for fields that other threads read (statistics). */
 #define mm_load_relaxed(p)      __atomic_load_n((p), __ATOMIC_RELAXED)
 #define mm_store_relaxed(p, v)  __atomic_store_n((p), (v), __ATOMIC_RELAXED)
@@ -330,6 +361,7 @@ struct mm_segment_s {
   uint8_t purged;                 /* free pages were given back (pool) */
   uint32_t npages;                /* page slots (incl. those in the header) */
   uint32_t used_pages;            /* slots in use */
+  uint32_t prof_sampled;          /* huge: the block is a profiling sample */
   uint64_t free_slots;            /* bit i: slot i is free */
   uint64_t purged_slots;          /* bit i: free slot i was given back */
   size_t size;                    /* bytes of address space (huge: mapping) */
@@ -374,7 +406,12 @@ static inline uint64_t mm_xcache_reused(const mm_xcache_t *x) {
 
 typedef struct mm_fast_slot_s {
   mm_page_t *page;                /* the current page of the slot's class */
-  uint64_t nmalloc;               /* requests served by the fast path */
+  uint64_t left;                  /* fast-path mallocs before the next
+                                     profiling sample (counts down; the
+                                     one that borrows is sampled): ~0 when
+                                     profiling is off.  The requests the
+                                     slot served are fast_done[i] +
+                                     fast_start[i] - left (mm_fast_requests) */
 } mm_fast_slot_t;
 
 typedef struct mm_page_queue_s {
@@ -406,7 +443,21 @@ struct __attribute__((aligned(64))) mm_heap_s {   /* no cache line shared by two
                                              of its own pages */
   uint64_t npages[MM_NCLASSES];           /* pages held */
   uint64_t nblocks[MM_NCLASSES];          /* their capacity */
+  /* heap profiling (prof.c): the fast slots' countdowns started at
+   * fast_start[i], after fast_done[i] requests; the slow paths count
+   * bytes down in prof_left (INT64_MAX when off); the sampler's state */
+  uint64_t fast_start[MM_NSLOTS];
+  uint64_t fast_done[MM_NSLOTS];
+  int64_t prof_left;
+  uint64_t prof_rng;
 };
+
+/* The requests fast slot i of h served (relaxed reads from another
+ * thread may be off by the operations in flight). */
+static inline uint64_t mm_fast_requests(const mm_heap_t *h, size_t i) {
+  return mm_load_relaxed(&h->fast_done[i]) + mm_load_relaxed(&h->fast_start[i]) -
+         mm_load_relaxed(&h->fast[i].left);
+}
 
 /* ---- small inline helpers on the structures ------------------------------- */
 /* Segments on a doubly linked list through next/prev (a heap's lists, the

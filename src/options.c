@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { OPT_BOOL, OPT_NUM, OPT_STATS, OPT_CHECK } opt_kind_t;
+typedef enum { OPT_BOOL, OPT_NUM, OPT_SIZE, OPT_STATS, OPT_CHECK } opt_kind_t;
 
 typedef struct {
   const char *name;       /* environment variable */
@@ -41,6 +41,14 @@ static const opt_desc_t mm_option_desc[MM_OPT_COUNT] = {
                               "free 4 MiB segments kept resident, at most" },
   [MM_OPT_CHECK]          = { "MYMALLOC_CHECK", OPT_CHECK, 0, 0, 1,
                               "fill freed blocks and check them, canaries after blocks" },
+  [MM_OPT_PROFILE_RATE]   = { "MYMALLOC_PROFILE_RATE", OPT_SIZE, 524288, 1, 1L << 40,
+                              "mean bytes allocated between heap profile samples" },
+  [MM_OPT_PROFILE_AT_EXIT] = { "MYMALLOC_PROFILE_AT_EXIT", OPT_BOOL, 1, 0, 1,
+                              "write a heap profile at exit" },
+  [MM_OPT_PROFILE_SEED]   = { "MYMALLOC_PROFILE_SEED", OPT_NUM, 0, 0, LONG_MAX,
+                              "seed of the heap profile sampler, 0 for a random one" },
+  [MM_OPT_PROFILE_MAX_MB] = { "MYMALLOC_PROFILE_MAX_MB", OPT_NUM, 256, 1, 1 << 20,
+                              "MiB the heap profiler may use for its tables, at most" },
 };
 
 long mm_options[MM_OPT_COUNT];
@@ -53,6 +61,26 @@ static bool parse_long(const char *v, long *out) {
     r = r * 10 + (*v - '0');
   }
   *out = r;
+  return true;
+}
+
+/* A number of bytes, with an optional k, m or g (powers of 1024). */
+static bool parse_size(const char *v, long *out) {
+  char num[32];
+  size_t n = strlen(v);
+  if (n == 0 || n >= sizeof(num)) return false;
+  int shift = 0;
+  switch (v[n - 1]) {
+  case 'k': case 'K': shift = 10; break;
+  case 'm': case 'M': shift = 20; break;
+  case 'g': case 'G': shift = 30; break;
+  default: break;
+  }
+  if (shift) n--;
+  memcpy(num, v, n);
+  num[n] = 0;
+  if (!parse_long(num, out) || *out > (LONG_MAX >> shift)) return false;
+  *out <<= shift;
   return true;
 }
 
@@ -71,6 +99,7 @@ static bool parse(const opt_desc_t *d, const char *v, long *out) {
     }
     return false;
   }
+  if (d->kind == OPT_SIZE) return parse_size(v, out) && *out >= d->min && *out <= d->max;
   return parse_long(v, out) && *out >= d->min && *out <= d->max;
 }
 
@@ -80,9 +109,9 @@ static void expected(mm_buf_t *b, const opt_desc_t *d) {
   case OPT_STATS: mm_buf_str(b, "0, 1, text or json"); return;
   case OPT_CHECK: mm_buf_str(b, "0, 1 or full"); return;
   case OPT_BOOL: mm_buf_str(b, "0 or 1"); return;
-  case OPT_NUM: break;
+  case OPT_SIZE: mm_buf_str(b, "bytes (k, m, g: KiB, MiB, GiB) from "); break;
+  case OPT_NUM: mm_buf_str(b, "a decimal number from "); break;
   }
-  mm_buf_str(b, "a decimal number from ");
   mm_buf_u64(b, (uint64_t)d->min);
   mm_buf_str(b, " to ");
   mm_buf_u64(b, (uint64_t)d->max);

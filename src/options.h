@@ -18,6 +18,10 @@ typedef enum mm_option_e {
   MM_OPT_HUGE_DECAY_MS,    /* cached huge blocks live this long */
   MM_OPT_SEGMENT_POOL,     /* free segments kept resident */
   MM_OPT_CHECK,            /* 1: MYMALLOC_CHECK=full */
+  MM_OPT_PROFILE_RATE,     /* mean bytes between heap profile samples */
+  MM_OPT_PROFILE_AT_EXIT,  /* write the last heap profile at exit */
+  MM_OPT_PROFILE_SEED,     /* the sampler's seed (0: random) */
+  MM_OPT_PROFILE_MAX_MB,   /* bound of the profiler's own memory */
   MM_OPT_COUNT
 } mm_option_t;
 extern long mm_options[MM_OPT_COUNT];

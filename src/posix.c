@@ -11,13 +11,13 @@
 
 static bool is_pow2(size_t a) { return a && (a & (a - 1)) == 0; }
 
-void *mm_reallocarray(void *p, size_t nmemb, size_t size) {
+MM_API_TEXT void *mm_reallocarray(void *p, size_t nmemb, size_t size) {
   size_t n;
   if (__builtin_mul_overflow(nmemb, size, &n)) { errno = ENOMEM; return NULL; }
   return mm_realloc(p, n);
 }
 
-int mm_posix_memalign(void **memptr, size_t align, size_t n) {
+MM_API_TEXT int mm_posix_memalign(void **memptr, size_t align, size_t n) {
   if (align % sizeof(void *) != 0 || !is_pow2(align)) return EINVAL;
   int saved = errno;
   void *p = mm_malloc_aligned(n, align);
@@ -29,7 +29,7 @@ int mm_posix_memalign(void **memptr, size_t align, size_t n) {
 
 /* glibc's memalign: alignments below 16 become 16, a non power of two is
  * rounded up to the next one, an impossible one is EINVAL. */
-void *mm_memalign(size_t align, size_t n) {
+MM_API_TEXT void *mm_memalign(size_t align, size_t n) {
   if (align <= MM_ALIGN) return mm_malloc(n);
   if (align > SIZE_MAX / 2 + 1) { errno = EINVAL; return NULL; }
   if (!is_pow2(align)) align = (size_t)1 << (64 - __builtin_clzl(align));
@@ -39,11 +39,11 @@ void *mm_memalign(size_t align, size_t n) {
 /* As in glibc 2.36 (before 2.38), aligned_alloc is memalign: no error for
  * a size that is not a multiple of the alignment (C17 DR 460), and a non
  * power of two alignment is rounded up rather than refused. */
-void *mm_aligned_alloc(size_t align, size_t n) { return mm_memalign(align, n); }
+MM_API_TEXT void *mm_aligned_alloc(size_t align, size_t n) { return mm_memalign(align, n); }
 
-void *mm_valloc(size_t n) { return mm_malloc_aligned(n, mm_os_page); }
+MM_API_TEXT void *mm_valloc(size_t n) { return mm_malloc_aligned(n, mm_os_page); }
 
-void *mm_pvalloc(size_t n) {
+MM_API_TEXT void *mm_pvalloc(size_t n) {
   size_t r;
   if (__builtin_add_overflow(n, mm_os_page - 1, &r)) { errno = ENOMEM; return NULL; }
   r &= ~(mm_os_page - 1);

@@ -27,6 +27,7 @@
 #include "init.h"
 #include "options.h"
 #include "os.h"
+#include "prof.h"
 #include "segmap.h"
 #include "segment.h"
 #include "sizeclass.h"
@@ -65,7 +66,7 @@ static void snapshot(snap_t *s) {
   for (mm_heap_t *h = mm_heaps; h; h = h->next_heap) {
     s->heaps_live++;
     for (size_t i = 0; i < MM_NSLOTS; i++)
-      s->bin[mm_class_lookup[i]].nmalloc += mm_load_relaxed(&h->fast[i].nmalloc);
+      s->bin[mm_class_lookup[i]].nmalloc += mm_fast_requests(h, i);
     for (unsigned c = 0; c < MM_NCLASSES; c++) {
       bin_t *b = &s->bin[c];
       b->nmalloc += mm_load_relaxed(&h->nmalloc[c]);
@@ -119,14 +120,6 @@ static snap_t snap_static;
 static pthread_mutex_t mm_stats_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---- text ------------------------------------------------------------------- */
-static void col_u64(mm_buf_t *b, uint64_t v, size_t width) {
-  size_t n = 0;
-  uint64_t x = v;
-  do { n++; x /= 10; } while (x);
-  mm_buf_pad(b, width, n);
-  mm_buf_u64(b, v);
-}
-
 static const char *program_name(char *buf, size_t cap) {
   /* /proc/self/comm: a read(2), no allocation */
   int fd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC);
@@ -170,16 +163,16 @@ static void print_text(mm_buf_t *b, const snap_t *s) {
   for (unsigned c = 0; c < MM_NCLASSES; c++) {
     const bin_t *x = &s->bin[c];
     if (!x->nmalloc && !x->pages) continue;
-    col_u64(b, c, 5);
-    col_u64(b, mm_class_size[c], 7);
-    col_u64(b, x->pages, 8);
-    col_u64(b, x->blocks, 9);
-    col_u64(b, x->used, 9);
-    col_u64(b, x->freeb, 9);
-    col_u64(b, x->pending, 9);
-    col_u64(b, x->nmalloc, 9);
-    col_u64(b, x->nfree, 9);
-    col_u64(b, x->nfree_xthread, 9);
+    mm_buf_u64_col(b, c, 5);
+    mm_buf_u64_col(b, mm_class_size[c], 7);
+    mm_buf_u64_col(b, x->pages, 8);
+    mm_buf_u64_col(b, x->blocks, 9);
+    mm_buf_u64_col(b, x->used, 9);
+    mm_buf_u64_col(b, x->freeb, 9);
+    mm_buf_u64_col(b, x->pending, 9);
+    mm_buf_u64_col(b, x->nmalloc, 9);
+    mm_buf_u64_col(b, x->nfree, 9);
+    mm_buf_u64_col(b, x->nfree_xthread, 9);
     mm_buf_str(b, "\n");
   }
   mm_buf_str(b, "large:    ");
@@ -205,6 +198,27 @@ static void print_text(mm_buf_t *b, const snap_t *s) {
   mm_buf_u64(b, (r100 % 100) / 10);
   mm_buf_u64(b, r100 % 10);
   mm_buf_str(b, "\n");
+  mm_prof_info_t pi;
+  mm_prof_info(&pi);
+  if (!pi.rate) {
+    mm_buf_str(b, "profile:  off\n");
+    return;
+  }
+  mm_buf_str(b, "profile:  one sample per ");
+  mm_buf_size(b, pi.rate);
+  mm_buf_str(b, ", ");
+  mm_buf_u64(b, pi.live);
+  mm_buf_str(b, " samples in use (");
+  mm_buf_size(b, pi.live_bytes);
+  mm_buf_str(b, "), ");
+  mm_buf_u64(b, pi.stacks);
+  mm_buf_str(b, " stacks, ");
+  mm_buf_u64(b, pi.dropped);
+  mm_buf_str(b, " dropped; its own tables ");
+  mm_buf_size(b, pi.table_bytes);
+  mm_buf_str(b, " (at most ");
+  mm_buf_size(b, pi.limit_bytes);
+  mm_buf_str(b, ")\n");
 }
 
 /* ---- JSON ------------------------------------------------------------------------- */
@@ -267,6 +281,16 @@ static void print_json(mm_buf_t *b, const snap_t *s) {
   kv(b, "in_use_bytes", s->in_use, true);
   kv(b, "free_bytes", s->free_bytes, true);
   kv(b, "metadata_bytes", s->meta, false);
+  mm_prof_info_t pi;
+  mm_prof_info(&pi);
+  mm_buf_str(b, "},\n \"profile\": {");
+  kv(b, "rate", pi.rate, true);   /* 0: off */
+  kv(b, "samples_in_use", pi.live, true);
+  kv(b, "sampled_bytes_in_use", pi.live_bytes, true);
+  kv(b, "stacks", pi.stacks, true);
+  kv(b, "dropped", pi.dropped, true);
+  kv(b, "table_bytes", pi.table_bytes, true);
+  kv(b, "table_limit_bytes", pi.limit_bytes, false);
   mm_buf_str(b, "}}\n");
 }
 

@@ -70,6 +70,15 @@ void  mymalloc_free_aligned_sized(void *ptr, size_t alignment, size_t size);
  */
 int mymalloc_stats_print(int fd, const char *format);
 
+/*
+ * Write a heap profile (MYMALLOC_PROFILE=PREFIX, see mymalloc_profile_dump(3))
+ * to path, or to the next PREFIX.PID.N.heap when path is NULL.  Returns 0,
+ * or -1 with errno: ENOENT when profiling is off, or what open(2) or
+ * write(2) gave.  Never allocates, takes no lock; safe from a signal
+ * handler.
+ */
+int mymalloc_profile_dump(const char *path);
+
 /* C23 names, declared here while glibc 2.36's <stdlib.h> does not. */
 void free_sized(void *ptr, size_t size);
 void free_aligned_sized(void *ptr, size_t alignment, size_t size);

@@ -1,0 +1,666 @@
+/*
+ * prof.c -- sampled heap profiling: MYMALLOC_PROFILE=PREFIX (prof.h).
+ *
+ * Sampling.  On average one sample per MYMALLOC_PROFILE_RATE bytes (R):
+ * an allocation of s bytes (its usable size, the size the file records)
+ * is sampled with probability 1 - exp(-s/R), independently of every
+ * other -- a Poisson process over the bytes allocated, as in tcmalloc and
+ * jemalloc, so that no periodic pattern can fool it.  Two countdowns draw
+ * it, both from exponential draws E ~ Exp(1):
+ *  - each fast slot (alloc.c's fast path, up to 1 KiB) counts its
+ *    allocations down from floor(E * R / s) (a geometric count with
+ *    q = exp(-s/R)); the one that borrows is sampled.  The fast path's
+ *    price is one branch: the count replaced the request counter;
+ *  - the slow paths (blocks from the cross-thread cache, refills, medium
+ *    and huge blocks, the aligned functions) count bytes down in
+ *    heap->prof_left from E * R.
+ * Off, every countdown starts at its maximum and never runs out.
+ *
+ * A sampled block comes from mm_prof_heap, a heap that no thread owns,
+ * under the profiler's lock.  free() sees that its page's owner is not
+ * the calling thread's heap -- the compare that sends cross-thread frees
+ * to the slow path -- and free_not_local recognises the profiler's heap:
+ * the free of every other block is untouched.  A huge sample carries
+ * segment->prof_sampled.
+ *
+ * Stacks.  libgcc's unwinder, _Unwind_Backtrace: it follows the DWARF
+ * call-frame information that Debian's builds keep (.eh_frame) also
+ * without frame pointers, steps over signal frames, stops at a frame
+ * without unwind information (JIT code) and, with glibc 2.35 or later,
+ * finds that information through _dl_find_object, without a lock.  It
+ * is run once at start-up, since its first use may allocate (in a static
+ * program); a thread inside the profiler is never sampled again, so
+ * nothing recurses.  (It trusts the stack: a program whose own stack is
+ * corrupt can crash it, as it can crash any unwinder that reads CFI.)
+ * Our frames are skipped by address -- the section mymalloc_api
+ * (internal.h) -- then those of libstdc++ (operator new).
+ *
+ * Tables.  Stacks live in append-only chunks from the OS layer, never
+ * freed, so that a dump can read them without the lock; a hash of their
+ * frames finds them.  The samples in use are an open-addressing map from
+ * address to stack (used under the lock only).  Counters change under a
+ * sequence lock: a dump -- from a signal handler or any thread, which
+ * takes no lock -- copies them until the sequence stayed even and
+ * unchanged.  Both tables stay under MYMALLOC_PROFILE_MAX_MB; a sample
+ * that does not fit is not taken (counted as dropped).
+ *
+ * Dumps.  PREFIX.PID.N.heap, gperftools' text heap profile ("heap_v2/R":
+ * the counts are raw samples, which google-pprof and go tool pprof
+ * unsample), then MAPPED_LIBRARIES: and /proc/self/maps; written with
+ * write(2) from a stack buffer, opened without following a symlink: at
+ * exit, on mymalloc_profile_dump() and on MYMALLOC_PROFILE_SIGNAL.
+ */
+#include "prof.h"
+#include "format.h"
+#include "heap.h"
+#include "init.h"
+#include "options.h"
+#include "os.h"
+#include "sizeclass.h"
+#include "state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <unwind.h>
+
+bool mm_prof_on;
+static uint64_t prof_dummy;               /* mm_prof_heap until the first sample */
+mm_heap_t *mm_prof_heap = (mm_heap_t *)&prof_dummy;
+
+static uint64_t prof_rate;
+static char prof_prefix[1024];
+static int prof_signal;
+static _Atomic(uint64_t) prof_dump_seq;   /* the N of PREFIX.PID.N.heap */
+static _Atomic(int) prof_warned;          /* one warning about writing */
+static __thread int prof_busy __attribute__((tls_model("initial-exec")));
+static pthread_mutex_t prof_lock_m = PTHREAD_MUTEX_INITIALIZER;
+
+bool mm_prof_busy(void) { return prof_busy != 0; }
+
+/* ---- the sampler -------------------------------------------------------- */
+static uint64_t rng_next(uint64_t *s) {   /* xorshift64* */
+  uint64_t x = *s;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  *s = x;
+  return x * 0x2545f4914f6cdd1dull;
+}
+
+/* E ~ Exp(1): -ln U, U uniform on (0, 1], without libm: U = m / 2^53,
+ * m = 2^e * f with f in [1, 2), ln f = 2 atanh((f - 1) / (f + 1)) by its
+ * series (t <= 1/3: the terms left out are below 1e-8). */
+static double exp_draw(uint64_t *s) {
+  uint64_t m = (rng_next(s) >> 11) + 1;
+  int e = 63 - __builtin_clzll(m);
+  double f = (double)m / (double)((uint64_t)1 << e);
+  double t = (f - 1) / (f + 1), t2 = t * t;
+  double ln_f = 2 * t * (1 + t2 * (1. / 3 + t2 * (1. / 5 + t2 * (1. / 7 + t2 * (1. / 9 + t2 * (1. / 11 + t2 / 13))))));
+  return (53 - e) * 0.69314718055994530942 - ln_f;
+}
+
+static uint64_t next_count(mm_heap_t *h, size_t size) {
+  double k = exp_draw(&h->prof_rng) * (double)prof_rate / (double)size;
+  return k < 4e18 ? (uint64_t)k : (uint64_t)4e18;
+}
+
+static int64_t next_bytes(mm_heap_t *h) {
+  double b = exp_draw(&h->prof_rng) * (double)prof_rate;
+  return b < 4e18 ? (int64_t)b : (int64_t)4e18;
+}
+
+static size_t slot_size(size_t i) { return mm_class_size[mm_class_lookup[i]]; }
+
+void mm_prof_arm(mm_heap_t *h) {
+  static _Atomic(uint64_t) heaps;
+  uint64_t seed = (uint64_t)mm_option(MM_OPT_PROFILE_SEED);
+  if (!seed) seed = mm_secret ^ mm_clock_ns();
+  /* splitmix64 of seed and the heap's number: distinct, never 0 */
+  uint64_t z = seed + 0x9e3779b97f4a7c15ull * (atomic_fetch_add(&heaps, 1) + 1);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  h->prof_rng = (z ^ (z >> 31)) | 1;
+  for (size_t i = 0; i < MM_NSLOTS; i++) {
+    h->fast_done[i] += h->fast_start[i] - h->fast[i].left;
+    h->fast_start[i] = h->fast[i].left = next_count(h, slot_size(i));
+  }
+  h->prof_left = next_bytes(h);
+}
+
+void mm_prof_rearm_slot(mm_heap_t *h, size_t i) {
+  /* it served fast_start[i]; the one that borrowed is the sample,
+   * counted by the profiler's heap */
+  h->fast_done[i] += h->fast_start[i];
+  uint64_t n = next_count(h, slot_size(i));
+  h->fast[i].left = n;
+  h->fast_start[i] = n;
+}
+
+void mm_prof_rearm_bytes(mm_heap_t *h) { h->prof_left = next_bytes(h); }
+
+/* ---- stacks ------------------------------------------------------------- */
+extern char __start_mymalloc_api[] __attribute__((visibility("hidden")));
+extern char __stop_mymalloc_api[] __attribute__((visibility("hidden")));
+static uintptr_t stdcxx_lo, stdcxx_hi;    /* libstdc++'s code */
+
+static bool ours(uintptr_t ip) {
+  return ip >= (uintptr_t)__start_mymalloc_api && ip < (uintptr_t)__stop_mymalloc_api;
+}
+
+typedef struct {
+  uintptr_t *out;
+  unsigned n, before, phase;
+} bt_t;
+
+/* Phases: 0 the unwinder's frames before ours, 1 ours, 2 libstdc++'s,
+ * 3 the program's (kept). */
+static _Unwind_Reason_Code bt_frame(struct _Unwind_Context *ctx, void *arg) {
+  bt_t *bt = arg;
+  uintptr_t ip = (uintptr_t)_Unwind_GetIP(ctx);
+  if (ip == 0) return _URC_END_OF_STACK;
+  switch (bt->phase) {
+  case 0:
+    if (ours(ip)) { bt->phase = 1; return _URC_NO_REASON; }
+    if (++bt->before <= 4) return _URC_NO_REASON;
+    bt->phase = 3;   /* never saw ours: keep what follows */
+    break;
+  case 1:
+    if (ours(ip)) return _URC_NO_REASON;
+    bt->phase = 2;
+    /* fall through */
+  case 2:
+    if (ip >= stdcxx_lo && ip < stdcxx_hi) return _URC_NO_REASON;
+    bt->phase = 3;
+    break;
+  default:
+    break;
+  }
+  bt->out[bt->n++] = ip;
+  return bt->n < MM_PROF_DEPTH ? _URC_NO_REASON : _URC_END_OF_STACK;
+}
+
+MM_API_TEXT mm_noinline unsigned mm_prof_backtrace(uintptr_t *frames) {
+  bt_t bt = { frames, 0, 0, 0 };
+  prof_busy++;
+  _Unwind_Backtrace(bt_frame, &bt);
+  prof_busy--;
+  __asm__ volatile("" ::: "memory");   /* not a tail call: this frame is ours */
+  return bt.n;
+}
+
+static int find_stdcxx(struct dl_phdr_info *info, size_t size, void *arg) {
+  (void)size; (void)arg;
+  if (!info->dlpi_name || !strstr(info->dlpi_name, "libstdc++.so")) return 0;
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
+    uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+    if (!stdcxx_lo || lo < stdcxx_lo) stdcxx_lo = lo;
+    if (hi > stdcxx_hi) stdcxx_hi = hi;
+  }
+  return 1;
+}
+
+/* ---- tables ------------------------------------------------------------- */
+typedef struct prof_stack_s {
+  struct prof_stack_s *hnext;             /* hash chain */
+  uint64_t hash;
+  /* under the sequence lock (relaxed atomics) */
+  uint64_t inuse_count, inuse_bytes, alloc_count, alloc_bytes;
+  uint32_t depth;
+  uintptr_t frames[];
+} prof_stack_t;
+
+typedef struct prof_chunk_s {
+  struct prof_chunk_s *next;              /* published with release */
+  size_t used;                            /* bytes of stacks, published with release */
+  size_t size;
+} prof_chunk_t;
+
+typedef struct {
+  uintptr_t addr;                         /* 0 empty, 1 deleted */
+  prof_stack_t *stack;
+  uint64_t size;
+} prof_live_t;
+
+#define PROF_CHUNK   ((size_t)1 << 20)
+#define PROF_BUCKETS ((size_t)1 << 16)
+#define LIVE_DELETED ((uintptr_t)1)
+
+static prof_chunk_t *chunk_first, *chunk_last;
+static prof_stack_t **buckets;
+static prof_live_t *live;
+static size_t live_cap, live_slots_used;  /* used: live and deleted entries */
+static _Atomic(uint64_t) prof_seq;
+static struct {                           /* relaxed atomics: the report reads them */
+  uint64_t live, live_bytes, stacks, table_bytes, dropped;
+} pst;
+
+static void seq_begin(void) {
+  atomic_store_explicit(&prof_seq, atomic_load_explicit(&prof_seq, memory_order_relaxed) + 1, memory_order_relaxed);
+  atomic_thread_fence(memory_order_release);
+}
+static void seq_end(void) {
+  atomic_store_explicit(&prof_seq, atomic_load_explicit(&prof_seq, memory_order_relaxed) + 1, memory_order_release);
+}
+#define ADD(field, v) mm_store_relaxed(&(field), (field) + (v))
+
+static bool room_for(size_t bytes) {
+  return pst.table_bytes + bytes <= (uint64_t)mm_option(MM_OPT_PROFILE_MAX_MB) << 20;
+}
+
+static void *table_map(size_t bytes) {
+  if (!room_for(bytes)) return NULL;
+  void *p = mm_os_mmap(bytes);
+  if (p) ADD(pst.table_bytes, bytes);
+  return p;
+}
+
+static uint64_t hash_frames(const uintptr_t *f, unsigned n) {
+  uint64_t h = 0x84222325cbf29ce4ull ^ n;
+  for (unsigned i = 0; i < n; i++) h = (h ^ f[i]) * 0x100000001b3ull;
+  return h ^ (h >> 29);
+}
+
+static size_t stack_bytes(unsigned depth) {
+  return mm_align_up(sizeof(prof_stack_t) + depth * sizeof(uintptr_t), 16);
+}
+
+static prof_stack_t *stack_find(const uintptr_t *frames, unsigned depth) {
+  uint64_t h = hash_frames(frames, depth);
+  prof_stack_t **bucket = &buckets[h & (PROF_BUCKETS - 1)];
+  for (prof_stack_t *st = *bucket; st; st = st->hnext)
+    if (st->hash == h && st->depth == depth && !memcmp(st->frames, frames, depth * sizeof(uintptr_t))) return st;
+  size_t need = stack_bytes(depth);
+  prof_chunk_t *c = chunk_last;
+  if (!c || c->size - c->used < need) {
+    c = table_map(PROF_CHUNK);
+    if (!c) return NULL;
+    c->size = PROF_CHUNK - sizeof(prof_chunk_t);
+    if (chunk_last) __atomic_store_n(&chunk_last->next, c, __ATOMIC_RELEASE);
+    else __atomic_store_n(&chunk_first, c, __ATOMIC_RELEASE);
+    chunk_last = c;
+  }
+  prof_stack_t *st = (prof_stack_t *)((char *)(c + 1) + c->used);
+  st->hash = h;
+  st->depth = depth;
+  memcpy(st->frames, frames, depth * sizeof(uintptr_t));
+  st->hnext = *bucket;
+  *bucket = st;
+  __atomic_store_n(&c->used, c->used + need, __ATOMIC_RELEASE);   /* a dump sees it now */
+  ADD(pst.stacks, 1);
+  return st;
+}
+
+static size_t live_index(uintptr_t addr, size_t cap) {
+  return (size_t)(((uint64_t)addr >> 4) * 0x9e3779b97f4a7c15ull >> 20) & (cap - 1);
+}
+
+/* Room for one more entry: grow (and drop the deleted ones) at half full. */
+static bool live_reserve(void) {
+  if ((live_slots_used + 1) * 2 <= live_cap) return true;
+  size_t cap = 4096;
+  while (cap < (pst.live + 1) * 4) cap *= 2;
+  prof_live_t *t = table_map(cap * sizeof(prof_live_t));
+  if (!t) return false;
+  for (size_t i = 0; i < live_cap; i++) {
+    if (live[i].addr <= LIVE_DELETED) continue;
+    size_t j = live_index(live[i].addr, cap);
+    while (t[j].addr) j = (j + 1) & (cap - 1);
+    t[j] = live[i];
+  }
+  if (live) {
+    mm_os_munmap(live, live_cap * sizeof(prof_live_t));
+    ADD(pst.table_bytes, -(uint64_t)(live_cap * sizeof(prof_live_t)));
+  }
+  live = t;
+  live_cap = cap;
+  live_slots_used = pst.live;
+  return true;
+}
+
+void mm_prof_record(void *p, size_t size, const uintptr_t *frames, unsigned depth) {
+  prof_stack_t *st = stack_find(frames, depth);
+  if (!st || !live_reserve()) { ADD(pst.dropped, 1); return; }
+  size_t j = live_index((uintptr_t)p, live_cap);
+  while (live[j].addr > LIVE_DELETED) j = (j + 1) & (live_cap - 1);
+  if (!live[j].addr) live_slots_used++;
+  live[j] = (prof_live_t){ (uintptr_t)p, st, size };
+  seq_begin();
+  ADD(st->inuse_count, 1);
+  ADD(st->inuse_bytes, size);
+  ADD(st->alloc_count, 1);
+  ADD(st->alloc_bytes, size);
+  seq_end();
+  ADD(pst.live, 1);
+  ADD(pst.live_bytes, size);
+}
+
+void mm_prof_forget(void *p) {
+  if (!live_cap) return;
+  size_t j = live_index((uintptr_t)p, live_cap);
+  for (; live[j].addr; j = (j + 1) & (live_cap - 1)) {
+    if (live[j].addr != (uintptr_t)p) continue;
+    prof_stack_t *st = live[j].stack;
+    seq_begin();
+    ADD(st->inuse_count, -1);
+    ADD(st->inuse_bytes, -live[j].size);
+    seq_end();
+    ADD(pst.live, -1);
+    ADD(pst.live_bytes, -live[j].size);
+    live[j].addr = LIVE_DELETED;
+    return;
+  }
+}
+
+/* ---- the lock ------------------------------------------------------------ */
+mm_heap_t *mm_prof_lock(void) {
+  pthread_mutex_lock(&prof_lock_m);
+  prof_busy++;
+  mm_heap_t *h = mm_load_relaxed(&mm_prof_heap);
+  if (h == (mm_heap_t *)&prof_dummy) {
+    h = mm_heap_create_shared();
+    if (!h) { mm_prof_unlock(); return NULL; }
+    mm_store_relaxed(&mm_prof_heap, h);
+  }
+  return h;
+}
+
+void mm_prof_unlock(void) {
+  prof_busy--;
+  pthread_mutex_unlock(&prof_lock_m);
+}
+
+static void fork_prepare(void) { pthread_mutex_lock(&prof_lock_m); }
+static void fork_parent(void) { pthread_mutex_unlock(&prof_lock_m); }
+static void fork_child(void) { pthread_mutex_init(&prof_lock_m, NULL); }
+
+void mm_prof_info(mm_prof_info_t *info) {
+  info->rate = mm_prof_on ? prof_rate : 0;
+  info->live = mm_load_relaxed(&pst.live);
+  info->live_bytes = mm_load_relaxed(&pst.live_bytes);
+  info->stacks = mm_load_relaxed(&pst.stacks);
+  info->table_bytes = mm_load_relaxed(&pst.table_bytes);
+  info->limit_bytes = (uint64_t)mm_option(MM_OPT_PROFILE_MAX_MB) << 20;
+  info->dropped = mm_load_relaxed(&pst.dropped);
+}
+
+/* ---- dumps ----------------------------------------------------------------- */
+typedef struct { uint64_t inuse_count, inuse_bytes, alloc_count, alloc_bytes; } counts_t;
+
+/* The stacks published so far, in order; *n their number. */
+static prof_stack_t *stack_next(prof_chunk_t **c, size_t *off) {
+  while (*c) {
+    size_t used = __atomic_load_n(&(*c)->used, __ATOMIC_ACQUIRE);
+    if (*off < used) {
+      prof_stack_t *st = (prof_stack_t *)((char *)(*c + 1) + *off);
+      *off += stack_bytes(st->depth);
+      return st;
+    }
+    *c = __atomic_load_n(&(*c)->next, __ATOMIC_ACQUIRE);
+    *off = 0;
+  }
+  return NULL;
+}
+
+/* Copy the counters of the first n stacks into snap, consistently: until
+ * the sequence was even and did not move (this thread may be the writer
+ * a signal interrupted: then what is there). */
+static void snapshot(counts_t *snap, size_t n) {
+  for (int tries = 0;; tries++) {
+    uint64_t s0 = atomic_load_explicit(&prof_seq, memory_order_acquire);
+    prof_chunk_t *c = __atomic_load_n(&chunk_first, __ATOMIC_ACQUIRE);
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+      prof_stack_t *st = stack_next(&c, &off);
+      snap[i].inuse_count = mm_load_relaxed(&st->inuse_count);
+      snap[i].inuse_bytes = mm_load_relaxed(&st->inuse_bytes);
+      snap[i].alloc_count = mm_load_relaxed(&st->alloc_count);
+      snap[i].alloc_bytes = mm_load_relaxed(&st->alloc_bytes);
+    }
+    atomic_thread_fence(memory_order_acquire);
+    uint64_t s1 = atomic_load_explicit(&prof_seq, memory_order_relaxed);
+    if ((s0 == s1 && !(s0 & 1)) || prof_busy || tries >= 10000) return;
+    if (tries > 100) sched_yield();
+  }
+}
+
+static void put_counts(mm_buf_t *b, const counts_t *k) {
+  mm_buf_u64_col(b, k->inuse_count, 6);
+  mm_buf_str(b, ": ");
+  mm_buf_u64_col(b, k->inuse_bytes, 8);
+  mm_buf_str(b, " [");
+  mm_buf_u64_col(b, k->alloc_count, 6);
+  mm_buf_str(b, ": ");
+  mm_buf_u64_col(b, k->alloc_bytes, 8);
+  mm_buf_str(b, "] @");
+}
+
+static void write_maps(mm_buf_t *b) {
+  mm_buf_str(b, "\nMAPPED_LIBRARIES:\n");
+  int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  char tmp[1024];
+  ssize_t r;
+  while ((r = read(fd, tmp, sizeof(tmp))) > 0 || (r < 0 && errno == EINTR))
+    if (r > 0) mm_buf_mem(b, tmp, (size_t)r);
+  close(fd);
+}
+
+static void write_profile(int fd, const counts_t *snap, size_t n) {
+  char buf[4096];
+  mm_buf_t b = { buf, 0, sizeof(buf), fd, 0 };
+  counts_t total = { 0, 0, 0, 0 };
+  for (size_t i = 0; i < n; i++) {
+    total.inuse_count += snap[i].inuse_count;
+    total.inuse_bytes += snap[i].inuse_bytes;
+    total.alloc_count += snap[i].alloc_count;
+    total.alloc_bytes += snap[i].alloc_bytes;
+  }
+  mm_buf_str(&b, "heap profile: ");
+  put_counts(&b, &total);
+  mm_buf_str(&b, " heap_v2/");
+  mm_buf_u64(&b, prof_rate);
+  mm_buf_str(&b, "\n");
+  prof_chunk_t *c = __atomic_load_n(&chunk_first, __ATOMIC_ACQUIRE);
+  size_t off = 0;
+  for (size_t i = 0; i < n; i++) {
+    prof_stack_t *st = stack_next(&c, &off);
+    if (!snap[i].alloc_count) continue;
+    put_counts(&b, &snap[i]);
+    for (unsigned k = 0; k < st->depth; k++) {
+      mm_buf_str(&b, " ");
+      mm_buf_hex(&b, st->frames[k]);
+    }
+    mm_buf_str(&b, "\n");
+  }
+  write_maps(&b);
+  mm_buf_flush(&b);
+  if (b.failed) errno = EIO;
+}
+
+static const char *errno_text(int e) {
+  switch (e) {
+  case ENOENT: return "no such directory";
+  case EACCES: return "permission denied";
+  case EROFS: return "read-only file system";
+  case ELOOP: return "it is a symbolic link (not followed)";
+  case ENOTDIR: return "a component is not a directory";
+  case EISDIR: return "it is a directory";
+  case ENOSPC: return "no space left";
+  case EDQUOT: return "disk quota exceeded";
+  case EIO: return "write error";
+  case ENAMETOOLONG: return "name too long";
+  default: return "cannot open";
+  }
+}
+
+static void warn_write(const char *path, int e) {
+  if (atomic_exchange(&prof_warned, 1)) return;
+  char buf[1400];
+  mm_buf_t b = { buf, 0, sizeof(buf), 2, 0 };
+  mm_buf_str(&b, "mymalloc: warning: cannot write the heap profile ");
+  mm_buf_str(&b, path);
+  mm_buf_str(&b, ": ");
+  mm_buf_str(&b, errno_text(e));
+  mm_buf_str(&b, " (errno ");
+  mm_buf_u64(&b, (uint64_t)e);
+  mm_buf_str(&b, ")\n");
+  mm_buf_flush(&b);
+}
+
+static int prof_dump(const char *path) {
+  if (!mm_prof_on) { errno = ENOENT; return -1; }
+  char name[sizeof(prof_prefix) + 64];
+  if (!path) {
+    mm_buf_t b = { name, 0, sizeof(name) - 1, -1, 0 };
+    mm_buf_str(&b, prof_prefix);
+    mm_buf_str(&b, ".");
+    mm_buf_u64(&b, (uint64_t)getpid());
+    mm_buf_str(&b, ".");
+    mm_buf_u64(&b, atomic_fetch_add(&prof_dump_seq, 1));
+    mm_buf_str(&b, ".heap");
+    name[b.len] = 0;
+    path = name;
+  }
+  /* the stacks published now, and room for their counters */
+  size_t n = 0, off = 0;
+  prof_chunk_t *c = __atomic_load_n(&chunk_first, __ATOMIC_ACQUIRE);
+  while (stack_next(&c, &off)) n++;
+  size_t snap_bytes = mm_align_up((n ? n : 1) * sizeof(counts_t), mm_os_page);
+  counts_t *snap = mm_os_mmap(snap_bytes);
+  if (!snap) { errno = ENOMEM; return -1; }
+  snapshot(snap, n);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  int err = 0;
+  if (fd < 0) {
+    err = errno;
+  } else {
+    errno = 0;
+    write_profile(fd, snap, n);
+    err = errno == EIO ? EIO : 0;
+    if (close(fd) != 0 && !err) err = errno;
+  }
+  mm_os_munmap(snap, snap_bytes);
+  if (err) {
+    warn_write(path, err);
+    errno = err;
+    return -1;
+  }
+  return 0;
+}
+
+int mm_profile_dump(const char *path) {
+  int saved = errno;
+  int r = prof_dump(path);
+  if (r == 0) errno = saved;
+  return r;
+}
+
+static void on_signal(int sig) {
+  (void)sig;
+  int saved = errno;
+  prof_dump(NULL);
+  errno = saved;
+}
+
+/* ---- start and exit ---------------------------------------------------- */
+static const struct { const char *name; int sig; } signal_names[] = {
+  { "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT }, { "USR1", SIGUSR1 },
+  { "USR2", SIGUSR2 }, { "ALRM", SIGALRM }, { "TERM", SIGTERM }, { "CONT", SIGCONT },
+  { "TSTP", SIGTSTP }, { "TTIN", SIGTTIN }, { "TTOU", SIGTTOU }, { "URG", SIGURG },
+  { "XCPU", SIGXCPU }, { "XFSZ", SIGXFSZ }, { "VTALRM", SIGVTALRM }, { "PROF", SIGPROF },
+  { "WINCH", SIGWINCH }, { "IO", SIGIO }, { "PWR", SIGPWR }, { "SYS", SIGSYS },
+};
+
+static int parse_signal(const char *v) {
+  if (!strncmp(v, "SIG", 3)) v += 3;
+  for (size_t i = 0; i < sizeof(signal_names) / sizeof(signal_names[0]); i++)
+    if (!strcmp(v, signal_names[i].name)) return signal_names[i].sig;
+  if (!strncmp(v, "RTMIN+", 6) || !strcmp(v, "RTMIN")) {
+    int k = 0;
+    for (const char *d = v[5] ? v + 6 : v + 5; *d; d++) {
+      if (*d < '0' || *d > '9' || k > 64) return 0;
+      k = k * 10 + (*d - '0');
+    }
+    return SIGRTMIN + k <= SIGRTMAX ? SIGRTMIN + k : 0;
+  }
+  int k = 0;
+  for (const char *d = v; *d; d++) {
+    if (*d < '0' || *d > '9' || k > 1000) return 0;
+    k = k * 10 + (*d - '0');
+  }
+  if (!*v || k <= 0 || k >= NSIG || k == SIGKILL || k == SIGSTOP || k == SIGSEGV || k == SIGBUS ||
+      k == SIGFPE || k == SIGILL || k == SIGABRT || k == SIGTRAP || k == SIGCHLD || k == SIGPIPE)
+    return 0;
+  return k;
+}
+
+static void warn(const char *what, const char *value, const char *why) {
+  char buf[1400];
+  mm_buf_t b = { buf, 0, sizeof(buf), 2, 0 };
+  mm_buf_str(&b, "mymalloc: warning: ignoring ");
+  mm_buf_str(&b, what);
+  mm_buf_str(&b, "=");
+  mm_buf_str(&b, value);
+  mm_buf_str(&b, ": ");
+  mm_buf_str(&b, why);
+  mm_buf_str(&b, "\n");
+  mm_buf_flush(&b);
+}
+
+static const char *env(const char *name) {
+#ifdef HAVE_SECURE_GETENV
+  return secure_getenv(name);
+#else
+  return getenv(name);
+#endif
+}
+
+/* After the library's own constructor (init.c): the options are read. */
+__attribute__((constructor)) static void prof_start(void) {
+  mm_process_start();
+  const char *prefix = env("MYMALLOC_PROFILE");
+  if (!prefix || !*prefix) return;
+  if (strlen(prefix) >= sizeof(prof_prefix) - 64) {
+    warn("MYMALLOC_PROFILE", "...", "the prefix is longer than 900 bytes; profiling stays off");
+    return;
+  }
+  strcpy(prof_prefix, prefix);
+  prof_rate = (uint64_t)mm_option(MM_OPT_PROFILE_RATE);
+  buckets = table_map(PROF_BUCKETS * sizeof(prof_stack_t *));
+  if (!buckets) return;
+  dl_iterate_phdr(find_stdcxx, NULL);
+  uintptr_t warm[MM_PROF_DEPTH];
+  mm_prof_backtrace(warm);   /* the unwinder's first use may allocate: now */
+  pthread_atfork(fork_prepare, fork_parent, fork_child);   /* after init.c's: taken first */
+  mm_prof_on = true;
+  if (mm_heap_tls != &mm_heap_empty) mm_prof_arm(mm_heap_tls);
+  const char *sig = env("MYMALLOC_PROFILE_SIGNAL");
+  if (sig && *sig) {
+    prof_signal = parse_signal(sig);
+    if (!prof_signal) {
+      warn("MYMALLOC_PROFILE_SIGNAL", sig, "not a signal name (USR2, SIGUSR2, RTMIN+1) or number that can be caught");
+    } else {
+      struct sigaction old, sa;
+      memset(&sa, 0, sizeof(sa));
+      sa.sa_handler = on_signal;
+      sa.sa_flags = SA_RESTART;
+      sigemptyset(&sa.sa_mask);
+      /* a handler the program (or its loader) set already wins */
+      if (sigaction(prof_signal, NULL, &old) == 0 && old.sa_handler == SIG_DFL) sigaction(prof_signal, &sa, NULL);
+    }
+  }
+}
+
+__attribute__((destructor)) static void prof_exit(void) {
+  if (mm_prof_on && mm_option(MM_OPT_PROFILE_AT_EXIT)) prof_dump(NULL);
+}
+
+MM_EXPORT_AS(mm_profile_dump, mymalloc_profile_dump)
