@@ -250,8 +250,10 @@ static long tp_last_pid;   /* the child of the last tp_run */
 /* Runs this program again (argv0, "--stage", stage) in a child with the
  * profiler's variables cleared and then set from env ("NAME=VALUE"
  * strings, NULL-terminated), a watchdog of `seconds` (alarm survives
- * exec: a hung child dies of SIGALRM).  Returns 1 when it exited 0,
- * else says how it ended and returns 0. */
+ * exec: a hung child dies of SIGALRM).  Under valgrind (which does not
+ * follow an exec unless told) the child is run under memcheck again, with
+ * the options of .ci/stage-valgrind.  Returns 1 when it exited 0, else
+ * says how it ended and returns 0. */
 static inline int tp_run(const char *name, char *argv0, const char *stage, const char *const *env,
                          unsigned seconds) {
   fflush(stdout);
@@ -264,7 +266,14 @@ static inline int tp_run(const char *name, char *argv0, const char *stage, const
     for (int i = 0; env && env[i]; i++) putenv((char *)env[i]);
     alarm(seconds);
     char *args[] = { argv0, (char *)"--stage", (char *)stage, NULL };
-    th_execv("/proc/self/exe", args);
+    if (th_under_valgrind()) {   /* the stage under memcheck too, as .ci/stage-valgrind runs us */
+      char *vg[] = { (char *)"valgrind", (char *)"-q", (char *)"--error-exitcode=99", (char *)"--leak-check=no",
+                     (char *)"--soname-synonyms=somalloc=nouserintercepts", argv0, (char *)"--stage",
+                     (char *)stage, NULL };
+      execvp(vg[0], vg);
+    } else {
+      th_execv("/proc/self/exe", args);
+    }
     fprintf(stderr, "%s: cannot run %s again: %s\n", name, argv0, strerror(errno));
     _exit(99);
   }
@@ -281,12 +290,9 @@ static inline int tp_run(const char *name, char *argv0, const char *stage, const
   return 0;
 }
 
-/* The whole main of a test with one profiled run: skips under valgrind,
- * runs argv0 --stage STAGE with MYMALLOC_PROFILE=DIR/p and the variables
+/* The whole main of a test with one profiled run: runs argv0 --stage STAGE with MYMALLOC_PROFILE=DIR/p and the variables
  * of env (NULL-terminated, at most 8) in a fresh DIR, removes DIR. */
 static inline int tp_main_one(const char *name, char *argv0, const char *stage, const char *const *env) {
-  th_skip_under_valgrind(name, "the profiled run is this program run again, which valgrind does not follow "
-                               "(no --trace-children)");
   tp_mkdir(name);
   char prefix[300];
   const char *all[10] = { prefix };

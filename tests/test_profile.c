@@ -241,8 +241,6 @@ int main(int argc, char **argv) {
     stage_work();
     return mymalloc_profile_dump(NULL) == 0 && !alloc_failed ? 0 : 1;
   }
-  th_skip_under_valgrind(NAME, "the profiled runs are this program run again, which valgrind does not follow "
-                               "(no --trace-children)");
   tp_mkdir(NAME);
   if (!getenv("MYMALLOC_PROFILE")) {   /* profiling off */
     char path[1024];

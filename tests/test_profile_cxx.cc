@@ -129,7 +129,7 @@ static int stage() {
 int main(int argc, char **argv) {
   setvbuf(stdout, nullptr, _IONBF, 0);
   if (argc == 3 && !strcmp(argv[1], "--stage")) return stage();
-  // (valgrind, which tp_main_one skips, would also replace operator new)
+  th_skip_under_valgrind(NAME, "valgrind replaces libstdc++'s operator new/delete with its own allocator");
   const char *env[] = { "MYMALLOC_PROFILE_RATE=1", "MYMALLOC_PROFILE_SEED=5", "MYMALLOC_PROFILE_AT_EXIT=0", nullptr };
   return tp_main_one(NAME, argv[0], "cxx", env);
 }

@@ -128,8 +128,6 @@ static int stage(const char *arg) {
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   if (argc == 3 && !strcmp(argv[1], "--stage")) return stage(argv[2]);
-  th_skip_under_valgrind(NAME, "the profiled run is this program run again, which valgrind does not follow "
-                               "(no --trace-children)");
   tp_mkdir(NAME);
   char prefix[1024], number[64];
   snprintf(prefix, sizeof(prefix), "MYMALLOC_PROFILE=%s/p", tp_dir);
