@@ -16,6 +16,7 @@ notrans_dist_man_MANS += \
 	man/malloc_usable_size.3mymalloc \
 	man/mallopt.3mymalloc \
 	man/mymalloc_malloc.3mymalloc \
+	man/mymalloc_profile_dump.3mymalloc \
 	man/mymalloc_stats_print.3mymalloc \
 	man/posix_memalign.3mymalloc \
 	\
