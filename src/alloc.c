@@ -174,7 +174,7 @@ static MM_API_TEXT mm_noinline void *malloc_sampled(mm_heap_t *h, unsigned c) {
   mm_heap_t *ph = mm_prof_lock();
   if (!ph) return malloc_unsampled(h, c);
   void *p = malloc_unsampled(ph, c);
-  if (p) mm_prof_record(p, mm_class_size[c], frames, depth);
+  if (p) mm_prof_record(p, mm_class_size[c], h, frames, depth);
   mm_prof_unlock();
   return p ? p : malloc_unsampled(h, c);
 }
@@ -203,7 +203,7 @@ static MM_API_TEXT mm_noinline void *huge_sampled(mm_heap_t *h, size_t n, size_t
   mm_page_t *pg;
   if (p && mm_find_page(p, &s, &pg) && mm_prof_lock()) {
     s->prof_sampled = 1;
-    mm_prof_record(p, s->size - s->huge_align_off, frames, depth);
+    mm_prof_record(p, s->size - s->huge_align_off, h, frames, depth);
     mm_prof_unlock();
   }
   return p;

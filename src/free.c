@@ -143,11 +143,25 @@ mm_inline void free_block(mm_page_t *pg, mm_block_t *b, mm_heap_t *me, uintptr_t
 }
 
 /* b (valid) is a profiling sample (prof.c): its record goes, and it goes
- * back to the profiler's heap, under the profiler's lock. */
+ * back on its page of the profiler's heap, under the profiler's lock.
+ * It is counted as a free by the profiler's heap: a cross-thread one,
+ * collected at once, when the thread that allocated it is not this one
+ * (the report counts it as the same free as it would without the
+ * profiler). */
 static mm_noinline void free_sampled(mm_page_t *pg, mm_block_t *b) {
   mm_heap_t *ph = mm_prof_lock();
-  mm_prof_forget(b);
-  free_block(pg, b, ph, atomic_load_explicit(&pg->owner, memory_order_relaxed));
+  bool remote = mm_prof_forget(b) != mm_heap_tls;
+  unsigned c = pg->class_idx;
+  b->key = mm_free_key(b);
+  if (remote) {
+    mm_count(ph->xcache[c].nxlist);
+    mm_count(ph->xcache[c].ncollected);
+  } else {
+    mm_count(ph->nfree[c]);
+  }
+  if (atomic_load_explicit(&pg->owner, memory_order_relaxed) & MM_OWNER_FULL) mm_page_unfull(ph, pg);
+  mm_page_push_local(ph, pg, b);
+  mm_heap_upkeep(ph);   /* (no thread's slow path does the heap's purges) */
   mm_prof_unlock();
 }
 

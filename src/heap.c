@@ -294,7 +294,7 @@ bool mm_heap_release_memory(mm_heap_t *h) {
 
 /* ---- the refill ladder --------------------------------------------------------- */
 /* Cross-thread frees that hit full pages, a malloc_trim, purges. */
-static void upkeep(mm_heap_t *h) {
+void mm_heap_upkeep(mm_heap_t *h) {
   /* relaxed peek: mm_page_collect_full's exchange orders */
   if (atomic_load_explicit(&h->full_xfree, memory_order_relaxed)) mm_page_collect_full(h);
   uint64_t epoch = atomic_load_explicit(&mm_trim_epoch, memory_order_relaxed);
@@ -323,7 +323,7 @@ mm_page_t *mm_heap_refill(mm_heap_t *h, unsigned c) {
 #ifdef MM_DEBUG
   mm_heap_check(h);
 #endif
-  upkeep(h);
+  mm_heap_upkeep(h);
   mm_page_t *pg = mm_page_find(h, c);
   if (pg) return pg;
   /* a dead thread's page of the class with room comes before a new page

@@ -22,6 +22,9 @@ void mm_heap_done(mm_heap_t *h);
  * due first, then a page of the queue, else a new page (a free slot, an
  * adopted segment, a new segment).  NULL when memory is exhausted. */
 mm_page_t *mm_heap_refill(mm_heap_t *h, unsigned c);
+/* What a slow path does before it looks for a page (the profiler's heap,
+ * which has no thread, calls it on its frees). */
+void mm_heap_upkeep(mm_heap_t *h);
 
 /* malloc_trim: h (the caller's heap, or NULL) gives back what it can
  * now, the others at their next slow path.  Returns 1 when memory was
