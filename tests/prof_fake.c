@@ -15,12 +15,16 @@
  *   demo::leak(), main, libc   1: 48 [1: 48]
  *   printf, libc (libc only)   2: 64 [2: 64]
  * rate1.heap: site_a 3: 300 [3: 300], site_b 2: 2000 [2: 2000].
+ *
+ *   prof_fake --leak leaks 100 blocks of 1000 bytes from leak_here() (for
+ *                    mymalloc-run --leaks with the library's profiler)
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define NSTACK 5
 #define DEPTH 3
@@ -51,6 +55,13 @@ SITE(site_c, 2)
 void site_cxx(void) __asm__("_ZN4demo4leakEv");
 SITE(site_cxx, 3)
 
+void leak_here(void);
+void *volatile leak_sink;
+__attribute__((noinline)) void leak_here(void) {
+  for (int k = 0; k < 100; k++)
+    leak_sink = malloc(1000);   /* forgotten: leak_sink holds the last one */
+}
+
 struct counts { unsigned long ic, ib, ac, ab; };
 
 static int write_profile(const char *path, unsigned long rate, const struct counts *c) {
@@ -78,7 +89,11 @@ static int write_profile(const char *path, unsigned long rate, const struct coun
 }
 
 int main(int argc, char **argv) {
-  if (argc != 2) { fprintf(stderr, "usage: prof_fake DIR\n"); return 2; }
+  if (argc != 2) { fprintf(stderr, "usage: prof_fake DIR | --leak\n"); return 2; }
+  if (strcmp(argv[1], "--leak") == 0) {
+    leak_here();
+    return 0;
+  }
   site_a();
   site_b();
   site_c();
