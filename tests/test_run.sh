@@ -84,6 +84,15 @@ if command -v python3 > /dev/null 2>&1; then
 else
   echo "$name: no python3: whether mymalloc-run died of the signal itself not checked"
 fi
+# a SIGTERM to mymalloc-run alone: it ends so after the program has ended
+TMPDIR=$tmp/t "$run" --leaks sh -c ': > "$1/started"; sleep 1; : > "$1/done"; exit 4' sh "$tmp" 2>/dev/null &
+p=$!
+k=0
+while [ ! -f "$tmp/started" ] && [ $k -lt 100 ]; do sleep 0.1; k=$((k + 1)); done
+kill -TERM $p
+wait $p
+st=$?
+[ $st = 143 ] && [ -f "$tmp/done" ] && ok || ko "--leaks, SIGTERM to mymalloc-run: status $st (expected 143), the program $([ -f "$tmp/done" ] && echo ended || echo did not end)"
 out=$(TMPDIR=$tmp/t "$run" --leaks sh -c 'echo "$MYMALLOC_PROFILE_RATE ${MYMALLOC_PROFILE#$TMPDIR/mymalloc-leaks.}"' 2>/dev/null)
 case $out in "1 "??????/leaks) ok ;; *) ko "--leaks: the program's rate and prefix: '$out'" ;; esac
 out=$(TMPDIR=$tmp/t "$run" --rate=64k --leaks sh -c 'echo "$MYMALLOC_PROFILE_RATE"' 2>/dev/null)
