@@ -49,6 +49,7 @@ notrans_dist_man_MANS += \
 	man/reallocarray.3mymalloc \
 	man/valloc.3mymalloc \
 	man/libmymalloc.7 \
+	man/mymalloc-prof.1 \
 	man/mymalloc-run.1
 
 # Every page must format without a warning (lintian runs the same check),

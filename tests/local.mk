@@ -19,7 +19,8 @@ EVERY_BUILD_TESTS = \
 EVERY_BUILD_SH = \
 	tests/test_nm.sh \
 	tests/test_layers.sh \
-	tests/test_static.sh
+	tests/test_static.sh \
+	tests/test_prof_tool.sh
 
 # run only when the library overrides libc's names
 OVERRIDE_TESTS = \
@@ -40,7 +41,7 @@ OVERRIDE_SH = \
 	tests/test_preload.sh \
 	tests/test_run.sh
 
-check_PROGRAMS += $(EVERY_BUILD_TESTS)
+check_PROGRAMS += $(EVERY_BUILD_TESTS) tests/prof_fake
 TESTS += $(EVERY_BUILD_TESTS) $(EVERY_BUILD_SH)
 if MM_OVERRIDE
 check_PROGRAMS += $(OVERRIDE_TESTS) tests/test_whoami
