@@ -377,6 +377,11 @@ typedef struct mm_fast_slot_s {
   uint64_t nmalloc;               /* requests served by the fast path */
 } mm_fast_slot_t;
 
+/* heap->upkeep */
+#define MM_UPKEEP_CLASSES  (((uint64_t)1 << MM_NCLASSES) - 1)
+#define MM_UPKEEP_TRIM     ((uint64_t)1 << 63)
+_Static_assert(MM_NCLASSES < 63, "a bit of heap->upkeep per class");
+
 typedef struct mm_page_queue_s {
   mm_page_t *first, *last;
 } mm_page_queue_t;
@@ -391,13 +396,16 @@ struct __attribute__((aligned(64))) mm_heap_s {   /* no cache line shared by two
   mm_page_queue_t full[MM_NCLASSES];      /* pages without room */
   mm_segment_t *segments[2];              /* small, medium with free slots */
   mm_segment_t *segments_full[2];         /* no free slot */
-  _Atomic(uint64_t) full_xfree;           /* bit c: a cross-thread free hit
-                                             a full page of class c */
+  _Atomic(uint64_t) upkeep;               /* what the next refill must do
+                                             first: bit c (MM_UPKEEP_CLASSES),
+                                             a cross-thread free hit a full
+                                             page of class c; MM_UPKEEP_TRIM,
+                                             malloc_trim was called */
   mm_heap_t *next_heap, *prev_heap;       /* all heaps (mm_heaps) */
   uint8_t live;                           /* 0: in the free heap pool */
-  uint64_t trim_seen;                     /* mm_trim_epoch acted upon */
   uint64_t purge_at_ns;                   /* free page slots to purge then */
-  uint32_t purge_tick;                    /* slow paths since the clock was read */
+  uint32_t purge_tick;                    /* refills until the purges are
+                                             looked at (the clock read) */
   uint64_t last_block_purge_ns;           /* free blocks were purged then */
   mm_xcache_t xcache[MM_NCLASSES];        /* cross-thread caches */
   /* the two counters of the fast paths, one 8-byte slot per class */
