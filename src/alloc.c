@@ -112,13 +112,10 @@ mm_inline void *xcache_pop(mm_xcache_t *x, mm_block_t *b) {
 
 static void *malloc_first(unsigned c);
 
-/* A block of class c, by the slow path (which does the checks of the
- * checked mode and tells valgrind).  Blocks this thread freed on other
- * heaps' pages come first: they are hot in this core's cache (tcmalloc
- * and jemalloc reuse them so too). */
-static void *malloc_class(mm_heap_t *h, unsigned c) {
-  mm_xcache_t *x = &h->xcache[c];
-  if (x->head) return xcache_pop(x, x->head);
+/* A block of class c from the current page, refilled when it has none
+ * (malloc_class without the cross-thread cache, which the caller has
+ * looked at). */
+mm_inline void *malloc_page(mm_heap_t *h, unsigned c) {
   mm_page_t *pg = h->current[c];
   if (page_empty(pg)) {
     if (mm_unlikely(h == &mm_heap_empty)) return malloc_first(c);
@@ -128,6 +125,16 @@ static void *malloc_class(mm_heap_t *h, unsigned c) {
   mm_count(h->nmalloc[c]);
   if (mm_checked_mode()) return page_pop_checked(pg);
   return page_pop(pg, pg->free);
+}
+
+/* A block of class c, by the slow path (which does the checks of the
+ * checked mode and tells valgrind).  Blocks this thread freed on other
+ * heaps' pages come first: they are hot in this core's cache (tcmalloc
+ * and jemalloc reuse them so too). */
+static void *malloc_class(mm_heap_t *h, unsigned c) {
+  mm_xcache_t *x = &h->xcache[c];
+  if (x->head) return xcache_pop(x, x->head);
+  return malloc_page(h, c);
 }
 
 /* The thread's first block: its heap is made here, the only place that
@@ -153,13 +160,13 @@ static void *huge_alloc(size_t n, size_t align, bool zero) {
 static mm_noinline void *malloc_small(size_t n, mm_heap_t *h) {
   unsigned c = mm_class_lookup[(n + 15) >> 4];
   mm_xcache_t *x = &h->xcache[c];
-  if (mm_likely(x->head != NULL && !mm_checked_mode())) return xcache_pop(x, x->head);
+  if (mm_likely(x->head != NULL && !mm_check_full())) return xcache_pop(x, x->head);
   if (mm_check_full()) return malloc_generic(n, h);   /* room for the canary */
-  if (x->diverted && !x->head) {   /* the cache ran dry: the fast slots back to the page */
+  if (x->diverted) {   /* the cache ran dry: the fast slots back to the page */
     x->diverted = 0;
     mm_page_set_fast(h, c, h->current[c]);
   }
-  return malloc_class(h, c);
+  return malloc_page(h, c);
 }
 
 /* Everything malloc does not do in its fast path. */

@@ -203,18 +203,21 @@ void mm_page_free_full(mm_heap_t *h, mm_page_t *pg, mm_block_t *b, uintptr_t own
 
 /* Returns true when a late cross-thread push gave the page blocks again
  * (it is back on the queue). */
-static bool page_to_full(mm_heap_t *h, mm_page_t *pg) {
-  unsigned c = pg->class_idx;
-  queue_remove(&h->queue[c], pg);
+static bool page_to_full(mm_heap_t *h, mm_page_t *pg, unsigned c) {
+  mm_page_queue_t *q = &h->queue[c];
+  mm_assert(q->first == pg);   /* (mm_page_find looks at the first only) */
+  q->first = pg->next;
+  if (pg->next) pg->next->prev = NULL; else q->last = NULL;
   queue_push(&h->full[c], pg);
   /* seq_cst store, then seq_cst load of xfree: the Dekker pair with
    * mm_page_push_xfree's CAS and load of owner.  A cross-thread free that
    * saw the old owner value pushed without raising the upkeep bit: look once
    * more now that the mark is visible */
-  atomic_store_explicit(&pg->owner, mm_owner_tag(h, true), memory_order_seq_cst);
+  uintptr_t owner = atomic_load_explicit(&pg->owner, memory_order_relaxed);   /* (ours to change) */
+  atomic_store_explicit(&pg->owner, owner | MM_OWNER_FULL, memory_order_seq_cst);
   if (atomic_load_explicit(&pg->xfree, memory_order_seq_cst)) {
     mm_page_collect(pg);
-    mm_page_unfull(h, pg);
+    page_unfull(h, pg, c, owner);
     return !mm_list_empty(pg->free);
   }
   return false;
@@ -303,7 +306,7 @@ mm_page_t *mm_page_find(mm_heap_t *h, unsigned c) {
       if (!mm_list_empty(pg->free)) break;
     }
     if (pg->reserved < pg->capacity) { page_carve(pg); break; }
-    if (page_to_full(h, pg)) break;   /* (a late push: it has blocks, first again) */
+    if (page_to_full(h, pg, c)) break;   /* (a late push: it has blocks, first again) */
   }
   mm_assert(q->first == pg);
   if (!mm_checked_mode() && h->current[c] != pg) page_set_current(h, c, pg);   /* else every malloc is slow */
