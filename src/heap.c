@@ -290,7 +290,7 @@ bool mm_heap_release_memory(mm_heap_t *h) {
 /* ---- the refill ladder --------------------------------------------------------- */
 /* Cross-thread frees that hit full pages, a malloc_trim (h->upkeep),
  * purges (every 8th refill: purge_tick). */
-static mm_noinline void upkeep(mm_heap_t *h) {
+void mm_heap_upkeep(mm_heap_t *h) {
   /* acquire: pairs with the pushers' release fetch_or (page.c) */
   uint64_t w = atomic_exchange_explicit(&h->upkeep, 0, memory_order_acquire);
   if (w & MM_UPKEEP_CLASSES) mm_page_collect_full(h, w & MM_UPKEEP_CLASSES);
@@ -314,24 +314,7 @@ static mm_page_t *new_page_slot(mm_heap_t *h, enum mm_kind kind) {
   return mm_segment_page_alloc(h, kind);
 }
 
-static mm_page_t *refill_new(mm_heap_t *h, unsigned c);
-
-mm_page_t *mm_heap_refill(mm_heap_t *h, unsigned c) {
-#ifdef MM_DEBUG
-  mm_heap_check(h);
-#endif
-  /* one test for what is due: a relaxed peek (upkeep's exchange orders)
-   * and the countdown to the next look at the purges */
-  if (mm_unlikely((atomic_load_explicit(&h->upkeep, memory_order_relaxed) != 0) | (--h->purge_tick == 0)))
-    upkeep(h);
-  mm_page_t *pg = mm_page_find(h, c);
-  if (mm_likely(pg != NULL)) return pg;
-  return refill_new(h, c);
-}
-
-/* No page of the queue has room: a page of an adopted segment, else a
- * new page. */
-static mm_noinline mm_page_t *refill_new(mm_heap_t *h, unsigned c) {
+mm_page_t *mm_heap_refill_new(mm_heap_t *h, unsigned c) {
   mm_page_t *pg;
   /* a dead thread's page of the class with room comes before a new page
    * (a short-lived thread would otherwise leave one page per thread

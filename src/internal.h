@@ -87,10 +87,11 @@
  *   the thread has no heap yet), one ladder, each rung calling down:
  *     alloc.c  malloc_small / malloc_generic: the heap exists (created
  *              once here, init.c), the cross-thread cache of the class;
- *     heap.c   mm_heap_refill: upkeep due (full pages hit by cross-thread
- *              frees, a malloc_trim, purges), then a page of the class;
+ *     heap.h   mm_heap_refill (inline): upkeep due (full pages hit by
+ *              cross-thread frees, a malloc_trim: one word; purges:
+ *              every 8th refill), then a page of the class;
  *     page.c   mm_page_find: collect, carve, or move to the next page;
- *     heap.c   a new page: a page with room in adopted segments of dead
+ *     heap.c   mm_heap_refill_new, a new page: a page with room in adopted segments of dead
  *              threads, a free slot of the heap's segments, or a new
  *              segment (purging first what the heap cannot reuse; on
  *              failure giving back what the heap keeps unused and the

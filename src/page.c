@@ -201,9 +201,10 @@ void mm_page_free_full(mm_heap_t *h, mm_page_t *pg, mm_block_t *b, uintptr_t own
   if (pg->used && (cur == &mm_page_empty || mm_list_empty(cur->free))) page_set_current(h, c, pg);
 }
 
-/* Returns true when a late cross-thread push gave the page blocks again
- * (it is back on the queue). */
-static bool page_to_full(mm_heap_t *h, mm_page_t *pg, unsigned c) {
+/* pg, the queue's first page, goes to the full list.  Returns true when
+ * a cross-thread push may have come too late to see the mark (the
+ * caller takes it: page_late_push); *owner: the owner word before. */
+mm_inline bool page_mark_full(mm_heap_t *h, mm_page_t *pg, unsigned c, uintptr_t *owner) {
   mm_page_queue_t *q = &h->queue[c];
   mm_assert(q->first == pg);   /* (mm_page_find looks at the first only) */
   q->first = pg->next;
@@ -213,14 +214,16 @@ static bool page_to_full(mm_heap_t *h, mm_page_t *pg, unsigned c) {
    * mm_page_push_xfree's CAS and load of owner.  A cross-thread free that
    * saw the old owner value pushed without raising the upkeep bit: look once
    * more now that the mark is visible */
-  uintptr_t owner = atomic_load_explicit(&pg->owner, memory_order_relaxed);   /* (ours to change) */
-  atomic_store_explicit(&pg->owner, owner | MM_OWNER_FULL, memory_order_seq_cst);
-  if (atomic_load_explicit(&pg->xfree, memory_order_seq_cst)) {
-    mm_page_collect(pg);
-    page_unfull(h, pg, c, owner);
-    return !mm_list_empty(pg->free);
-  }
-  return false;
+  *owner = atomic_load_explicit(&pg->owner, memory_order_relaxed);   /* (ours to change) */
+  atomic_store_explicit(&pg->owner, *owner | MM_OWNER_FULL, memory_order_seq_cst);
+  return atomic_load_explicit(&pg->xfree, memory_order_seq_cst) != 0;
+}
+
+/* A late push gave pg, just marked full, blocks again: back to the
+ * queue's front with them. */
+static void page_late_push(mm_heap_t *h, mm_page_t *pg, unsigned c, uintptr_t owner) {
+  mm_page_collect(pg);
+  page_unfull(h, pg, c, owner);
 }
 
 /* Keep the page when it is the current page of its class (the next
@@ -289,14 +292,22 @@ void mm_page_set_current(mm_heap_t *h, unsigned c, mm_page_t *pg) { page_set_cur
 
 void mm_page_set_fast(mm_heap_t *h, unsigned c, mm_page_t *pg) { page_set_fast(h, c, pg); }
 
+/* The page mm_page_find returns becomes the current one. */
+mm_inline mm_page_t *page_found(mm_heap_t *h, unsigned c, mm_page_t *pg) {
+  mm_assert(h->queue[c].first == pg);
+  if (!mm_checked_mode() && h->current[c] != pg) page_set_current(h, c, pg);   /* else every malloc is slow */
+  return pg;
+}
+
 /* The first page of the queue with a block, or that can get one: its
  * own list, its cross-thread list (peeked before the call), fresh blocks
  * to carve; a page that has none goes to the full list, so that the
  * queue's first page is always the one looked at (none moves within the
  * queue). */
-mm_page_t *mm_page_find(mm_heap_t *h, unsigned c) {
+static mm_noinline mm_page_t *page_find_slow(mm_heap_t *h, unsigned c) {
   mm_page_queue_t *q = &h->queue[c];
   mm_page_t *pg;
+  uintptr_t owner;
   for (;;) {
     pg = q->first;
     if (!pg) return NULL;
@@ -306,11 +317,33 @@ mm_page_t *mm_page_find(mm_heap_t *h, unsigned c) {
       if (!mm_list_empty(pg->free)) break;
     }
     if (pg->reserved < pg->capacity) { page_carve(pg); break; }
-    if (page_to_full(h, pg, c)) break;   /* (a late push: it has blocks, first again) */
+    if (page_mark_full(h, pg, c, &owner)) {
+      page_late_push(h, pg, c, owner);
+      if (!mm_list_empty(pg->free)) break;   /* (first again) */
+    }
   }
-  mm_assert(q->first == pg);
-  if (!mm_checked_mode() && h->current[c] != pg) page_set_current(h, c, pg);   /* else every malloc is slow */
-  return pg;
+  return page_found(h, c, pg);
+}
+
+static mm_noinline mm_page_t *page_find_late(mm_heap_t *h, unsigned c, mm_page_t *pg, uintptr_t owner) {
+  page_late_push(h, pg, c, owner);
+  return page_find_slow(h, c);
+}
+
+/* The common cases of page_find_slow without a call (so without saving
+ * registers): the first page has blocks, or has none to collect or carve
+ * and goes to the full list. */
+mm_page_t *mm_page_find(mm_heap_t *h, unsigned c) {
+  mm_page_queue_t *q = &h->queue[c];
+  mm_page_t *pg;
+  uintptr_t owner;
+  while ((pg = q->first) != NULL && mm_list_empty(pg->free)) {
+    if (atomic_load_explicit(&pg->xfree, memory_order_relaxed) || pg->reserved < pg->capacity)
+      return page_find_slow(h, c);
+    if (mm_unlikely(page_mark_full(h, pg, c, &owner))) return page_find_late(h, c, pg, owner);
+  }
+  if (!pg) return NULL;
+  return page_found(h, c, pg);
 }
 
 size_t mm_page_release_empty(mm_heap_t *h, bool all) {
