@@ -35,7 +35,7 @@ mm_inline mm_page_t *mm_heap_refill(mm_heap_t *h, unsigned c) {
 #endif
   /* one test for what is due: a relaxed peek (the upkeep's exchange
    * orders) and the countdown to the next look at the purges */
-  if (mm_unlikely((atomic_load_explicit(&h->upkeep, memory_order_relaxed) != 0) | (--h->purge_tick == 0)))
+  if (mm_unlikely((atomic_load_explicit(&h->upkeep, memory_order_relaxed) | (uint64_t)(--h->purge_tick == 0)) != 0))
     mm_heap_upkeep(h);
   mm_page_t *pg = mm_page_find(h, c);
   if (mm_likely(pg != NULL)) return pg;

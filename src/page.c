@@ -196,9 +196,16 @@ static void page_set_current(mm_heap_t *h, unsigned c, mm_page_t *pg);
 void mm_page_free_full(mm_heap_t *h, mm_page_t *pg, mm_block_t *b, uintptr_t owner) {
   unsigned c = pg->class_idx;
   page_unfull(h, pg, c, owner & ~(uintptr_t)MM_OWNER_FULL);
-  mm_page_push_local(h, pg, b);
+  /* mm_page_push_local, with mm_page_emptied a tail call: no call that
+   * returns here, so no register to save */
+  b->next = mm_encode(b, pg->free);
+  pg->free = b;
+  if (mm_unlikely(--pg->used == 0)) {
+    mm_page_emptied(h, pg);
+    return;
+  }
   mm_page_t *cur = h->current[c];
-  if (pg->used && (cur == &mm_page_empty || mm_list_empty(cur->free))) page_set_current(h, c, pg);
+  if (cur == &mm_page_empty || mm_list_empty(cur->free)) page_set_current(h, c, pg);
 }
 
 /* pg, the queue's first page, goes to the full list.  Returns true when
