@@ -112,19 +112,30 @@ mm_inline void *xcache_pop(mm_xcache_t *x, mm_block_t *b) {
 
 static void *malloc_first(unsigned c);
 
-/* A block of class c from the current page, refilled when it has none
- * (malloc_class without the cross-thread cache, which the caller has
- * looked at). */
-mm_inline void *malloc_page(mm_heap_t *h, unsigned c) {
+/* Pop a block of pg, the current page of class c (not empty). */
+mm_inline void *malloc_pop(mm_heap_t *h, unsigned c, mm_page_t *pg) {
+  mm_count(h->nmalloc[c]);
+  if (mm_checked_mode()) return page_pop_checked(pg);
+  return page_pop(pg, pg->free);
+}
+
+/* A block of class c from the current page, refilled when it has none,
+ * once the cross-thread cache is found empty (if it had diverted the
+ * fast slots, they go back to the page).  Apart from its callers, so
+ * that their pops save no register for the refill. */
+static mm_noinline void *malloc_refill(mm_heap_t *h, unsigned c) {
+  mm_xcache_t *x = &h->xcache[c];
+  if (x->diverted) {   /* the cache ran dry: the fast slots back to the page */
+    x->diverted = 0;
+    mm_page_set_fast(h, c, h->current[c]);
+  }
   mm_page_t *pg = h->current[c];
   if (page_empty(pg)) {
     if (mm_unlikely(h == &mm_heap_empty)) return malloc_first(c);
     pg = mm_heap_refill(h, c);
     if (!pg) { errno = ENOMEM; return NULL; }
   }
-  mm_count(h->nmalloc[c]);
-  if (mm_checked_mode()) return page_pop_checked(pg);
-  return page_pop(pg, pg->free);
+  return malloc_pop(h, c, pg);
 }
 
 /* A block of class c, by the slow path (which does the checks of the
@@ -134,7 +145,9 @@ mm_inline void *malloc_page(mm_heap_t *h, unsigned c) {
 static void *malloc_class(mm_heap_t *h, unsigned c) {
   mm_xcache_t *x = &h->xcache[c];
   if (x->head) return xcache_pop(x, x->head);
-  return malloc_page(h, c);
+  mm_page_t *pg = h->current[c];
+  if (mm_likely(!page_empty(pg))) return malloc_pop(h, c, pg);
+  return malloc_refill(h, c);
 }
 
 /* The thread's first block: its heap is made here, the only place that
@@ -162,11 +175,7 @@ static mm_noinline void *malloc_small(size_t n, mm_heap_t *h) {
   mm_xcache_t *x = &h->xcache[c];
   if (mm_likely(x->head != NULL && !mm_check_full())) return xcache_pop(x, x->head);
   if (mm_check_full()) return malloc_generic(n, h);   /* room for the canary */
-  if (x->diverted) {   /* the cache ran dry: the fast slots back to the page */
-    x->diverted = 0;
-    mm_page_set_fast(h, c, h->current[c]);
-  }
-  return malloc_page(h, c);
+  return malloc_refill(h, c);
 }
 
 /* Everything malloc does not do in its fast path. */
