@@ -16,6 +16,7 @@ notrans_dist_man_MANS += \
 	man/malloc_usable_size.3mymalloc \
 	man/mallopt.3mymalloc \
 	man/mymalloc_malloc.3mymalloc \
+	man/mymalloc_profile_dump.3mymalloc \
 	man/mymalloc_stats_print.3mymalloc \
 	man/posix_memalign.3mymalloc \
 	\
@@ -48,6 +49,7 @@ notrans_dist_man_MANS += \
 	man/reallocarray.3mymalloc \
 	man/valloc.3mymalloc \
 	man/libmymalloc.7 \
+	man/mymalloc-prof.1 \
 	man/mymalloc-run.1
 
 # Every page must format without a warning (lintian runs the same check),

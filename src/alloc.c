@@ -125,6 +125,34 @@ mm_inline bool sample_due(mm_heap_t *h, unsigned c) {
   return mm_unlikely((h->prof_left -= (int64_t)mm_class_size[c]) < 0);
 }
 
+/* Pop a block of pg, the current page of class c (not empty). */
+mm_inline void *malloc_pop(mm_heap_t *h, unsigned c, mm_page_t *pg) {
+  mm_count(h->nmalloc[c]);
+  if (mm_checked_mode()) return page_pop_checked(pg);
+  return page_pop(pg, pg->free);
+}
+
+/* A block of class c from the current page, refilled when it has none,
+ * once the cross-thread cache is found empty (if it had diverted the
+ * fast slots, they go back to the page).  Apart from its callers, so
+ * that their pops save no register for the refill.  may_sample: as in
+ * malloc_class_in. */
+static MM_API_TEXT mm_noinline void *malloc_refill(mm_heap_t *h, unsigned c, bool may_sample) {
+  mm_xcache_t *x = &h->xcache[c];
+  if (x->diverted) {   /* the cache ran dry: the fast slots back to the page */
+    x->diverted = 0;
+    mm_page_set_fast(h, c, h->current[c]);
+  }
+  mm_page_t *pg = h->current[c];
+  if (page_empty(pg)) {
+    if (mm_unlikely(h == &mm_heap_empty)) return malloc_first(c);
+    pg = mm_heap_refill(h, c);
+    if (!pg) { errno = ENOMEM; return NULL; }
+  }
+  if (may_sample && sample_due(h, c)) return malloc_sampled(h, c);
+  return malloc_pop(h, c, pg);
+}
+
 /* A block of class c, by the slow path (which does the checks of the
  * checked mode and tells valgrind).  Blocks this thread freed on other
  * heaps' pages come first: they are hot in this core's cache (tcmalloc
@@ -137,15 +165,11 @@ mm_inline void *malloc_class_in(mm_heap_t *h, unsigned c, bool may_sample) {
     return xcache_pop(x, x->head);
   }
   mm_page_t *pg = h->current[c];
-  if (page_empty(pg)) {
-    if (mm_unlikely(h == &mm_heap_empty)) return malloc_first(c);
-    pg = mm_heap_refill(h, c);
-    if (!pg) { errno = ENOMEM; return NULL; }
+  if (mm_likely(!page_empty(pg))) {
+    if (may_sample && sample_due(h, c)) return malloc_sampled(h, c);
+    return malloc_pop(h, c, pg);
   }
-  if (may_sample && sample_due(h, c)) return malloc_sampled(h, c);
-  mm_count(h->nmalloc[c]);
-  if (mm_checked_mode()) return page_pop_checked(pg);
-  return page_pop(pg, pg->free);
+  return malloc_refill(h, c, may_sample);
 }
 
 static MM_API_TEXT void *malloc_class(mm_heap_t *h, unsigned c) { return malloc_class_in(h, c, true); }
@@ -174,7 +198,7 @@ static MM_API_TEXT mm_noinline void *malloc_sampled(mm_heap_t *h, unsigned c) {
   mm_heap_t *ph = mm_prof_lock();
   if (!ph) return malloc_unsampled(h, c);
   void *p = malloc_unsampled(ph, c);
-  if (p) mm_prof_record(p, mm_class_size[c], frames, depth);
+  if (p) mm_prof_record(p, mm_class_size[c], h, frames, depth);
   mm_prof_unlock();
   return p ? p : malloc_unsampled(h, c);
 }
@@ -203,7 +227,7 @@ static MM_API_TEXT mm_noinline void *huge_sampled(mm_heap_t *h, size_t n, size_t
   mm_page_t *pg;
   if (p && mm_find_page(p, &s, &pg) && mm_prof_lock()) {
     s->prof_sampled = 1;
-    mm_prof_record(p, s->size - s->huge_align_off, frames, depth);
+    mm_prof_record(p, s->size - s->huge_align_off, h, frames, depth);
     mm_prof_unlock();
   }
   return p;
@@ -227,16 +251,12 @@ static MM_API_TEXT void *huge_alloc(size_t n, size_t align, bool zero) {
 static MM_API_TEXT mm_noinline void *malloc_small(size_t n, mm_heap_t *h) {
   unsigned c = mm_class_lookup[(n + 15) >> 4];
   mm_xcache_t *x = &h->xcache[c];
-  if (mm_likely(x->head != NULL && !mm_checked_mode())) {
+  if (mm_likely(x->head != NULL && !mm_check_full())) {
     if (sample_due(h, c)) return malloc_sampled(h, c);
     return xcache_pop(x, x->head);
   }
   if (mm_check_full()) return malloc_generic(n, h);   /* room for the canary */
-  if (x->diverted && !x->head) {   /* the cache ran dry: the fast slots back to the page */
-    x->diverted = 0;
-    mm_page_set_fast(h, c, h->current[c]);
-  }
-  return malloc_class(h, c);
+  return malloc_refill(h, c, true);
 }
 
 /* Everything malloc does not do in its fast path. */

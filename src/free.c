@@ -73,11 +73,8 @@ void mm_free(void *p) {
 }
 
 /* b (valid) of our own page on the full list (or of any page of ours in
- * the checked mode): back on its page, which goes back to the queue, and
- * becomes the page its class allocates from if that one has run dry: in
- * a heap whose pages are all nearly full (a large live set replaced at
- * random) the next malloc of the class then takes the fast path instead
- * of searching the queue for a page with one free block. */
+ * the checked mode): back on its page, which goes back to the queue
+ * (mm_page_free_full). */
 static mm_noinline void free_local_full(mm_page_t *pg, mm_block_t *b, mm_heap_t *me, uintptr_t owner) {
   unsigned c = pg->class_idx;
   b->key = mm_free_key(b);
@@ -86,10 +83,7 @@ static mm_noinline void free_local_full(mm_page_t *pg, mm_block_t *b, mm_heap_t 
     mm_page_push_local(me, pg, b);
     return;
   }
-  mm_page_unfull(me, pg);
-  mm_page_push_local(me, pg, b);
-  mm_page_t *cur = me->current[c];
-  if (pg->used && (cur == &mm_page_empty || mm_list_empty(cur->free))) mm_page_set_current(me, c, pg);
+  mm_page_free_full(me, pg, b, owner);
 }
 
 /* b (valid) of another heap's page (or of an abandoned one) that the
@@ -143,11 +137,25 @@ mm_inline void free_block(mm_page_t *pg, mm_block_t *b, mm_heap_t *me, uintptr_t
 }
 
 /* b (valid) is a profiling sample (prof.c): its record goes, and it goes
- * back to the profiler's heap, under the profiler's lock. */
+ * back on its page of the profiler's heap, under the profiler's lock.
+ * It is counted as a free by the profiler's heap: a cross-thread one,
+ * collected at once, when the thread that allocated it is not this one
+ * (the report counts it as the same free as it would without the
+ * profiler). */
 static mm_noinline void free_sampled(mm_page_t *pg, mm_block_t *b) {
   mm_heap_t *ph = mm_prof_lock();
-  mm_prof_forget(b);
-  free_block(pg, b, ph, atomic_load_explicit(&pg->owner, memory_order_relaxed));
+  bool remote = mm_prof_forget(b) != mm_heap_tls;
+  unsigned c = pg->class_idx;
+  b->key = mm_free_key(b);
+  if (remote) {
+    mm_count(ph->xcache[c].nxlist);
+    mm_count(ph->xcache[c].ncollected);
+  } else {
+    mm_count(ph->nfree[c]);
+  }
+  if (atomic_load_explicit(&pg->owner, memory_order_relaxed) & MM_OWNER_FULL) mm_page_unfull(ph, pg);
+  mm_page_push_local(ph, pg, b);
+  if (mm_heap_upkeep_due(ph)) mm_heap_upkeep(ph);   /* (no thread's slow path does its purges) */
   mm_prof_unlock();
 }
 

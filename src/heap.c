@@ -26,10 +26,6 @@ _Atomic(uint64_t) mm_abandoned_pages[MM_NCLASSES];
 _Atomic(uint64_t) mm_abandoned_blocks[MM_NCLASSES];
 _Atomic(uint64_t) mm_heapless_frees[MM_NCLASSES];
 
-/* malloc_trim was called this many times: each heap acts on it at its
- * next slow path (trim_seen). */
-static _Atomic(uint64_t) mm_trim_epoch;
-
 /* Abandoned segments adopted at most by one refill. */
 #define MM_ADOPT_TRIES 4
 
@@ -102,6 +98,7 @@ mm_heap_t *mm_heap_create_shared(void) {
   }
   for (size_t i = 0; i < MM_NSLOTS; i++) h->fast[i].left = h->fast_start[i] = UINT64_MAX;
   h->prof_left = INT64_MAX;
+  h->purge_tick = 1;
   h->live = 1;
   h->next_heap = mm_heaps;
   if (mm_heaps) mm_heaps->prev_heap = h;
@@ -233,15 +230,15 @@ static void purge_free_blocks(mm_heap_t *h) {
   }
 }
 
-/* What is due on a slow path: the free page slots of this heap and its
- * fragmented free blocks once the purge delay has passed, the pooled
+/* What is due at every 8th refill (slow paths come in bursts; at every
+ * one when the purge delay is 0): the free page slots of this heap and
+ * its fragmented free blocks once the purge delay has passed, the pooled
  * segments likewise, the cached huge blocks past their decay. */
 static void purge_due(mm_heap_t *h) {
+  h->purge_tick = mm_option(MM_OPT_PURGE_DELAY_MS) != 0 ? 8 : 1;
   uint64_t pool_due = mm_segment_pool_due();
   uint64_t huge_due = mm_huge_cache_due();
   if (mm_likely(!h->purge_at_ns && !pool_due && !huge_due)) return;
-  /* slow paths come in bursts: read the clock at every 8th */
-  if ((++h->purge_tick & 7) != 0 && mm_option(MM_OPT_PURGE_DELAY_MS) != 0) return;
   uint64_t now = mm_clock_ns();
   if (huge_due && now >= huge_due) mm_huge_cache_purge(false);
   if (h->purge_at_ns && now >= h->purge_at_ns) {
@@ -278,12 +275,21 @@ static size_t heap_give_back(mm_heap_t *h) {
   return mm_page_release_empty(h, true);
 }
 
+/* Every live heap gives back what it keeps at its next refill (upkeep):
+ * a malloc_trim, or memory is short. */
+static void trim_others(void) {
+  pthread_mutex_lock(&mm_heaps_lock);
+  for (mm_heap_t *o = mm_heaps; o; o = o->next_heap)
+    atomic_fetch_or_explicit(&o->upkeep, MM_UPKEEP_TRIM, memory_order_relaxed);
+  pthread_mutex_unlock(&mm_heaps_lock);
+}
+
 /* Out of memory: what h keeps, then the huge cache and the segment pool
  * go back, address space included; the other heaps give back what they
  * keep at their next slow path (as after a malloc_trim). */
 bool mm_heap_release_memory(mm_heap_t *h) {
   int saved = errno;
-  atomic_fetch_add(&mm_trim_epoch, 1);
+  trim_others();
   size_t n = 0;
   if (h->live) n += heap_give_back(h);
   n += mm_huge_cache_purge(true);
@@ -293,18 +299,18 @@ bool mm_heap_release_memory(mm_heap_t *h) {
 }
 
 /* ---- the refill ladder --------------------------------------------------------- */
-/* Cross-thread frees that hit full pages, a malloc_trim, purges. */
-static void upkeep(mm_heap_t *h) {
-  /* relaxed peek: mm_page_collect_full's exchange orders */
-  if (atomic_load_explicit(&h->full_xfree, memory_order_relaxed)) mm_page_collect_full(h);
-  uint64_t epoch = atomic_load_explicit(&mm_trim_epoch, memory_order_relaxed);
-  if (mm_unlikely(h->trim_seen != epoch)) {   /* malloc_trim was called */
-    h->trim_seen = epoch;
+/* Cross-thread frees that hit full pages, a malloc_trim (h->upkeep),
+ * purges (every 8th refill: purge_tick). */
+void mm_heap_upkeep(mm_heap_t *h) {
+  /* acquire: pairs with the pushers' release fetch_or (page.c) */
+  uint64_t w = atomic_exchange_explicit(&h->upkeep, 0, memory_order_acquire);
+  if (w & MM_UPKEEP_CLASSES) mm_page_collect_full(h, w & MM_UPKEEP_CLASSES);
+  if (w & MM_UPKEEP_TRIM) {      /* malloc_trim was called */
     xcache_flush(h);             /* other heaps' pages may empty */
     mm_page_release_empty(h, true);
     mm_segment_purge_free_slots(h);
   }
-  purge_due(h);
+  if (h->purge_tick == 0) purge_due(h);
 }
 
 /* A free page slot: of the heap's segments, of an adopted segment, of a
@@ -319,13 +325,8 @@ static mm_page_t *new_page_slot(mm_heap_t *h, enum mm_kind kind) {
   return mm_segment_page_alloc(h, kind);
 }
 
-mm_page_t *mm_heap_refill(mm_heap_t *h, unsigned c) {
-#ifdef MM_DEBUG
-  mm_heap_check(h);
-#endif
-  upkeep(h);
-  mm_page_t *pg = mm_page_find(h, c);
-  if (pg) return pg;
+mm_page_t *mm_heap_refill_new(mm_heap_t *h, unsigned c) {
+  mm_page_t *pg;
   /* a dead thread's page of the class with room comes before a new page
    * (a short-lived thread would otherwise leave one page per thread
    * behind, each holding its one live block) */
@@ -348,7 +349,7 @@ mm_page_t *mm_heap_refill(mm_heap_t *h, unsigned c) {
  * empty pages can go), the segment pool and the huge cache.  Other live
  * heaps give back their empty pages at their next slow path. */
 int mm_heap_trim(mm_heap_t *h) {
-  atomic_fetch_add(&mm_trim_epoch, 1);
+  trim_others();
   size_t released = 0;
   if (h) {
     released += heap_give_back(h);

@@ -7,6 +7,8 @@
 #define MM_HEAP_H
 
 #include "internal.h"
+#include "check.h"
+#include "page.h"
 
 #pragma GCC visibility push(hidden)
 
@@ -18,10 +20,33 @@ mm_heap_t *mm_heap_create(void);
 mm_heap_t *mm_heap_create_shared(void);
 void mm_heap_done(mm_heap_t *h);
 
+/* The rungs of mm_heap_refill: what is due (cross-thread frees that hit
+ * full pages, a malloc_trim: h->upkeep; purges: every 8th refill); a page
+ * when no page of the queue has room: of an adopted segment, else a new
+ * page (a free slot, an adopted segment, a new segment). */
+void mm_heap_upkeep(mm_heap_t *h);
+mm_page_t *mm_heap_refill_new(mm_heap_t *h, unsigned c);
+
+/* Is the upkeep due?  One test: a relaxed peek at h->upkeep (the
+ * upkeep's exchange orders) and the countdown to the next look at the
+ * purges.  (The profiler's heap, which has no thread and no slow path of
+ * its own, asks on its frees.) */
+mm_inline bool mm_heap_upkeep_due(mm_heap_t *h) {
+  return mm_unlikely((atomic_load_explicit(&h->upkeep, memory_order_relaxed) | (uint64_t)(--h->purge_tick == 0)) != 0);
+}
+
 /* A page of class c with a free block, h->current[c]: the upkeep that is
- * due first, then a page of the queue, else a new page (a free slot, an
- * adopted segment, a new segment).  NULL when memory is exhausted. */
-mm_page_t *mm_heap_refill(mm_heap_t *h, unsigned c);
+ * due first, then a page of the queue, else a new page.  NULL when memory
+ * is exhausted.  Inline: the malloc slow path calls page.c directly. */
+mm_inline mm_page_t *mm_heap_refill(mm_heap_t *h, unsigned c) {
+#ifdef MM_DEBUG
+  mm_heap_check(h);
+#endif
+  if (mm_heap_upkeep_due(h)) mm_heap_upkeep(h);
+  mm_page_t *pg = mm_page_find(h, c);
+  if (mm_likely(pg != NULL)) return pg;
+  return mm_heap_refill_new(h, c);
+}
 
 /* malloc_trim: h (the caller's heap, or NULL) gives back what it can
  * now, the others at their next slow path.  Returns 1 when memory was

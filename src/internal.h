@@ -87,10 +87,11 @@
  *   the thread has no heap yet), one ladder, each rung calling down:
  *     alloc.c  malloc_small / malloc_generic: the heap exists (created
  *              once here, init.c), the cross-thread cache of the class;
- *     heap.c   mm_heap_refill: upkeep due (full pages hit by cross-thread
- *              frees, a malloc_trim, purges), then a page of the class;
+ *     heap.h   mm_heap_refill (inline): upkeep due (full pages hit by
+ *              cross-thread frees, a malloc_trim: one word; purges:
+ *              every 8th refill), then a page of the class;
  *     page.c   mm_page_find: collect, carve, or move to the next page;
- *     heap.c   a new page: a page with room in adopted segments of dead
+ *     heap.c   mm_heap_refill_new, a new page: a page with room in adopted segments of dead
  *              threads, a free slot of the heap's segments, or a new
  *              segment (purging first what the heap cannot reuse; on
  *              failure giving back what the heap keeps unused and the
@@ -414,6 +415,11 @@ typedef struct mm_fast_slot_s {
                                      fast_start[i] - left (mm_fast_requests) */
 } mm_fast_slot_t;
 
+/* heap->upkeep */
+#define MM_UPKEEP_CLASSES  (((uint64_t)1 << MM_NCLASSES) - 1)
+#define MM_UPKEEP_TRIM     ((uint64_t)1 << 63)
+_Static_assert(MM_NCLASSES < 63, "a bit of heap->upkeep per class");
+
 typedef struct mm_page_queue_s {
   mm_page_t *first, *last;
 } mm_page_queue_t;
@@ -428,13 +434,16 @@ struct __attribute__((aligned(64))) mm_heap_s {   /* no cache line shared by two
   mm_page_queue_t full[MM_NCLASSES];      /* pages without room */
   mm_segment_t *segments[2];              /* small, medium with free slots */
   mm_segment_t *segments_full[2];         /* no free slot */
-  _Atomic(uint64_t) full_xfree;           /* bit c: a cross-thread free hit
-                                             a full page of class c */
+  _Atomic(uint64_t) upkeep;               /* what the next refill must do
+                                             first: bit c (MM_UPKEEP_CLASSES),
+                                             a cross-thread free hit a full
+                                             page of class c; MM_UPKEEP_TRIM,
+                                             malloc_trim was called */
   mm_heap_t *next_heap, *prev_heap;       /* all heaps (mm_heaps) */
   uint8_t live;                           /* 0: in the free heap pool */
-  uint64_t trim_seen;                     /* mm_trim_epoch acted upon */
   uint64_t purge_at_ns;                   /* free page slots to purge then */
-  uint32_t purge_tick;                    /* slow paths since the clock was read */
+  uint32_t purge_tick;                    /* refills until the purges are
+                                             looked at (the clock read) */
   uint64_t last_block_purge_ns;           /* free blocks were purged then */
   mm_xcache_t xcache[MM_NCLASSES];        /* cross-thread caches */
   /* the two counters of the fast paths, one 8-byte slot per class */

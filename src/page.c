@@ -113,7 +113,7 @@ void mm_page_push_xfree(mm_page_t *pg, mm_block_t *b) {
   /* If the page is (now) on its owner's full list, tell the owner. */
   uintptr_t owner = atomic_load_explicit(&pg->owner, memory_order_seq_cst);
   if (owner & MM_OWNER_FULL)
-    atomic_fetch_or_explicit(&mm_owner_heap(owner)->full_xfree, (uint64_t)1 << c, memory_order_release);
+    atomic_fetch_or_explicit(&mm_owner_heap(owner)->upkeep, (uint64_t)1 << c, memory_order_release);
   mm_segment_unpin(pin);
 }
 
@@ -177,32 +177,60 @@ static void page_release(mm_heap_t *h, mm_page_t *pg) {
   mm_segment_page_free(h, pg);
 }
 
-void mm_page_unfull(mm_heap_t *h, mm_page_t *pg) {
-  unsigned c = pg->class_idx;
+/* owner: pg's, without the flag MM_OWNER_FULL */
+mm_inline void page_unfull(mm_heap_t *h, mm_page_t *pg, unsigned c, uintptr_t owner) {
   queue_remove(&h->full[c], pg);
   queue_push(&h->queue[c], pg);
   /* relaxed: only the flag goes; a pusher that still sees it raises
-   * full_xfree for nothing (mm_page_collect_full finds no block) */
-  atomic_store_explicit(&pg->owner, mm_owner_tag(h, false), memory_order_relaxed);
+   * its class's upkeep bit for nothing (mm_page_collect_full finds no
+   * block) */
+  atomic_store_explicit(&pg->owner, owner, memory_order_relaxed);
 }
 
-/* Returns true when a late cross-thread push gave the page blocks again
- * (it is back on the queue). */
-static bool page_to_full(mm_heap_t *h, mm_page_t *pg) {
+void mm_page_unfull(mm_heap_t *h, mm_page_t *pg) {
+  page_unfull(h, pg, pg->class_idx, mm_owner_tag(h, false));
+}
+
+static void page_set_current(mm_heap_t *h, unsigned c, mm_page_t *pg);
+
+void mm_page_free_full(mm_heap_t *h, mm_page_t *pg, mm_block_t *b, uintptr_t owner) {
   unsigned c = pg->class_idx;
-  queue_remove(&h->queue[c], pg);
+  page_unfull(h, pg, c, owner & ~(uintptr_t)MM_OWNER_FULL);
+  /* mm_page_push_local, with mm_page_emptied a tail call: no call that
+   * returns here, so no register to save */
+  b->next = mm_encode(b, pg->free);
+  pg->free = b;
+  if (mm_unlikely(--pg->used == 0)) {
+    mm_page_emptied(h, pg);
+    return;
+  }
+  mm_page_t *cur = h->current[c];
+  if (cur == &mm_page_empty || mm_list_empty(cur->free)) page_set_current(h, c, pg);
+}
+
+/* pg, the queue's first page, goes to the full list.  Returns true when
+ * a cross-thread push may have come too late to see the mark (the
+ * caller takes it: page_late_push); *owner: the owner word before. */
+mm_inline bool page_mark_full(mm_heap_t *h, mm_page_t *pg, unsigned c, uintptr_t *owner) {
+  mm_page_queue_t *q = &h->queue[c];
+  mm_assert(q->first == pg);   /* (mm_page_find looks at the first only) */
+  q->first = pg->next;
+  if (pg->next) pg->next->prev = NULL; else q->last = NULL;
   queue_push(&h->full[c], pg);
   /* seq_cst store, then seq_cst load of xfree: the Dekker pair with
    * mm_page_push_xfree's CAS and load of owner.  A cross-thread free that
-   * saw the old owner value pushed without raising full_xfree: look once
+   * saw the old owner value pushed without raising the upkeep bit: look once
    * more now that the mark is visible */
-  atomic_store_explicit(&pg->owner, mm_owner_tag(h, true), memory_order_seq_cst);
-  if (atomic_load_explicit(&pg->xfree, memory_order_seq_cst)) {
-    mm_page_collect(pg);
-    mm_page_unfull(h, pg);
-    return !mm_list_empty(pg->free);
-  }
-  return false;
+  *owner = atomic_load_explicit(&pg->owner, memory_order_relaxed);   /* (ours to change) */
+  atomic_store_explicit(&pg->owner, *owner | MM_OWNER_FULL, memory_order_seq_cst);
+  return atomic_load_explicit(&pg->xfree, memory_order_seq_cst) != 0;
+}
+
+/* A late push gave pg, just marked full, blocks again: back to the
+ * queue's front with them. */
+static void page_late_push(mm_heap_t *h, mm_page_t *pg, unsigned c, uintptr_t owner) {
+  mm_page_collect(pg);
+  page_unfull(h, pg, c, owner);
 }
 
 /* Keep the page when it is the current page of its class (the next
@@ -219,10 +247,9 @@ void mm_page_emptied(mm_heap_t *h, mm_page_t *pg) {
   page_release(h, pg);
 }
 
-/* Only the classes whose bit is set. */
-void mm_page_collect_full(mm_heap_t *h) {
-  /* acquire: pairs with the pushers' release fetch_or */
-  uint64_t classes = atomic_exchange_explicit(&h->full_xfree, 0, memory_order_acquire);
+/* Only the classes whose bit is set (taken off h->upkeep by the caller,
+ * with acquire: pairs with the pushers' release fetch_or). */
+void mm_page_collect_full(mm_heap_t *h, uint64_t classes) {
   while (classes) {
     unsigned c = (unsigned)__builtin_ctzll(classes);
     classes &= classes - 1;
@@ -239,42 +266,97 @@ void mm_page_collect_full(mm_heap_t *h) {
   }
 }
 
-mm_page_t *mm_page_find(mm_heap_t *h, unsigned c) {
-  mm_page_t *pg = h->queue[c].first;
-  while (pg) {
-    mm_page_t *next = pg->next;
-    if (!mm_list_empty(pg->free)) break;
-    mm_page_collect(pg);
-    if (!mm_list_empty(pg->free)) break;
-    if (pg->reserved < pg->capacity) { page_carve(pg); break; }
-    if (page_to_full(h, pg)) break;   /* (a late push: it has blocks) */
-    pg = next;
+/* The fast slots of class c point at pg (or at the empty page in the
+ * checked mode): the class's 1 to 8 slots end at mm_class_slot_end[c],
+ * one store each, without a loop. */
+mm_inline void page_set_fast(mm_heap_t *h, unsigned c, mm_page_t *pg) {
+  if (c >= MM_LOOKUP_CLASSES) return;
+  if (mm_checked_mode()) pg = &mm_page_empty;   /* every malloc is slow */
+  unsigned end = mm_class_slot_end[c];
+  unsigned n = end - (c ? mm_class_slot_end[c - 1] : 0u);
+  mm_fast_slot_t *f = &h->fast[end];
+  mm_assert(n >= 1 && n <= 8);   /* the widest: 896 to 1 KiB, 8 slots of 16 bytes */
+  switch (n) {
+  case 8: f[-8].page = pg; __attribute__((fallthrough));
+  case 7: f[-7].page = pg; __attribute__((fallthrough));
+  case 6: f[-6].page = pg; __attribute__((fallthrough));
+  case 5: f[-5].page = pg; __attribute__((fallthrough));
+  case 4: f[-4].page = pg; __attribute__((fallthrough));
+  case 3: f[-3].page = pg; __attribute__((fallthrough));
+  case 2: f[-2].page = pg; __attribute__((fallthrough));
+  default: f[-1].page = pg;
   }
-  if (!pg) return NULL;
-  if (h->queue[c].first != pg) {
-    /* keep the page we allocate from at the front */
-    queue_remove(&h->queue[c], pg);
-    queue_push(&h->queue[c], pg);
-  }
-  if (!mm_checked_mode() && h->current[c] != pg) mm_page_set_current(h, c, pg);   /* else every malloc is slow */
+}
+
+static inline __attribute__((always_inline)) void page_set_current(mm_heap_t *h, unsigned c, mm_page_t *pg) {
+  mm_xcache_t *x = &h->xcache[c];
+  h->current[c] = pg;
+  x->diverted = x->head != NULL;
+  page_set_fast(h, c, x->diverted ? &mm_page_empty : pg);
+}
+
+void mm_page_set_current(mm_heap_t *h, unsigned c, mm_page_t *pg) { page_set_current(h, c, pg); }
+
+void mm_page_set_fast(mm_heap_t *h, unsigned c, mm_page_t *pg) { page_set_fast(h, c, pg); }
+
+/* The page mm_page_find returns becomes the current one. */
+mm_inline mm_page_t *page_found(mm_heap_t *h, unsigned c, mm_page_t *pg) {
+  mm_assert(h->queue[c].first == pg);
+  if (!mm_checked_mode() && h->current[c] != pg) page_set_current(h, c, pg);   /* else every malloc is slow */
   return pg;
 }
 
-void mm_page_set_current(mm_heap_t *h, unsigned c, mm_page_t *pg) {
-  h->current[c] = pg;
-  h->xcache[c].diverted = h->xcache[c].head != NULL;
-  mm_page_set_fast(h, c, h->xcache[c].diverted ? &mm_page_empty : pg);
+/* The first page of the queue with a block, or that can get one: its
+ * own list, its cross-thread list (peeked before the call), fresh blocks
+ * to carve; a page that has none goes to the full list, so that the
+ * queue's first page is always the one looked at (none moves within the
+ * queue). */
+static mm_noinline mm_page_t *page_find_slow(mm_heap_t *h, unsigned c) {
+  mm_page_queue_t *q = &h->queue[c];
+  mm_page_t *pg;
+  uintptr_t owner;
+  for (;;) {
+    pg = q->first;
+    if (!pg) return NULL;
+    if (!mm_list_empty(pg->free)) break;
+    if (atomic_load_explicit(&pg->xfree, memory_order_relaxed)) {   /* (peek, as mm_page_collect) */
+      mm_page_collect(pg);
+      if (!mm_list_empty(pg->free)) break;
+    }
+    if (pg->reserved < pg->capacity) { page_carve(pg); break; }
+    if (page_mark_full(h, pg, c, &owner)) {
+      page_late_push(h, pg, c, owner);
+      if (!mm_list_empty(pg->free)) break;   /* (first again) */
+    }
+  }
+  return page_found(h, c, pg);
 }
 
-void mm_page_set_fast(mm_heap_t *h, unsigned c, mm_page_t *pg) {
-  if (c >= MM_LOOKUP_CLASSES) return;
-  if (mm_checked_mode()) pg = &mm_page_empty;   /* every malloc is slow */
-  for (unsigned i = c ? mm_class_slot_end[c - 1] : 0; i < mm_class_slot_end[c]; i++) h->fast[i].page = pg;
+static mm_noinline mm_page_t *page_find_late(mm_heap_t *h, unsigned c, mm_page_t *pg, uintptr_t owner) {
+  page_late_push(h, pg, c, owner);
+  return page_find_slow(h, c);
+}
+
+/* The common cases of page_find_slow without a call (so without saving
+ * registers): the first page has blocks, or has none to collect or carve
+ * and goes to the full list. */
+mm_page_t *mm_page_find(mm_heap_t *h, unsigned c) {
+  mm_page_queue_t *q = &h->queue[c];
+  mm_page_t *pg;
+  uintptr_t owner;
+  while ((pg = q->first) != NULL && mm_list_empty(pg->free)) {
+    if (atomic_load_explicit(&pg->xfree, memory_order_relaxed) || pg->reserved < pg->capacity)
+      return page_find_slow(h, c);
+    if (mm_unlikely(page_mark_full(h, pg, c, &owner))) return page_find_late(h, c, pg, owner);
+  }
+  if (!pg) return NULL;
+  return page_found(h, c, pg);
 }
 
 size_t mm_page_release_empty(mm_heap_t *h, bool all) {
   size_t n = 0;
-  mm_page_collect_full(h);
+  uint64_t w = atomic_fetch_and_explicit(&h->upkeep, ~MM_UPKEEP_CLASSES, memory_order_acquire);
+  mm_page_collect_full(h, w & MM_UPKEEP_CLASSES);
   for (unsigned c = 0; c < MM_NCLASSES; c++) {
     mm_page_t *pg = h->queue[c].first;
     while (pg) {

@@ -27,11 +27,19 @@ void mm_page_set_fast(mm_heap_t *h, unsigned c, mm_page_t *pg);
 
 /* The blocks other threads freed on pg, onto the owner's list. */
 void mm_page_collect(mm_page_t *pg);
-/* The pages of h on full lists that cross-thread frees hit, back to the
+/* The pages of h on full lists of the classes that cross-thread frees
+ * hit (bit c: class c; the caller takes them off h->upkeep), back to the
  * queues. */
-void mm_page_collect_full(mm_heap_t *h);
+void mm_page_collect_full(mm_heap_t *h, uint64_t classes);
 /* A page on the full list got a block back / has no block out any more. */
 void mm_page_unfull(mm_heap_t *h, mm_page_t *pg);
+/* b (checked, key written) of pg, a page of h on the full list whose
+ * owner word is owner: pg goes back to the queue with b, and becomes the
+ * page its class allocates from if that one has run dry (in a heap whose
+ * pages are all nearly full, a large live set replaced at random, the
+ * next malloc of the class then takes the fast path instead of searching
+ * the queue for a page with one free block). */
+void mm_page_free_full(mm_heap_t *h, mm_page_t *pg, mm_block_t *b, uintptr_t owner);
 void mm_page_emptied(mm_heap_t *h, mm_page_t *pg);
 /* Give every empty page of h back to its segment (all: the last one of
  * each class too).  Returns how many. */

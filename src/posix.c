@@ -3,6 +3,7 @@
  * allocation, reallocarray, C23 sized frees, malloc_trim, mallopt.
  */
 #include "api.h"
+#include "prof.h"
 #include "heap.h"
 #include "init.h"
 #include "os.h"
@@ -65,7 +66,13 @@ void mm_free_aligned_sized(void *p, size_t align, size_t size) {
  * 1 when memory was released. */
 int mm_malloc_trim(size_t pad) {
   (void)pad;
-  return mm_heap_trim(mm_thread_init());
+  int r = mm_heap_trim(mm_thread_init());
+  mm_heap_t *ph;
+  if (mm_prof_on && (ph = mm_prof_lock()) != NULL) {   /* the heap of the samples too */
+    r |= mm_heap_trim(ph);
+    mm_prof_unlock();
+  }
+  return r;
 }
 
 int mm_mallopt(int param, int value) {

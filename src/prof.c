@@ -80,6 +80,11 @@ static _Atomic(uint64_t) prof_dump_seq;   /* the N of PREFIX.PID.N.heap */
 static _Atomic(int) prof_warned;          /* one warning about writing */
 static __thread int prof_busy __attribute__((tls_model("initial-exec")));
 static pthread_mutex_t prof_lock_m = PTHREAD_MUTEX_INITIALIZER;
+/* Held (shared) while a thread unwinds, taken (exclusive) around fork():
+ * the unwinder has locks of its own (libgcc's registered objects, in a
+ * static program) that a child must not inherit taken.  Writers first:
+ * a fork is not starved by a stream of samples. */
+static pthread_rwlock_t prof_unwind_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 
 bool mm_prof_busy(void) { return prof_busy != 0; }
 
@@ -188,7 +193,9 @@ static _Unwind_Reason_Code bt_frame(struct _Unwind_Context *ctx, void *arg) {
 MM_API_TEXT mm_noinline unsigned mm_prof_backtrace(uintptr_t *frames) {
   bt_t bt = { frames, 0, 0, 0 };
   prof_busy++;
+  pthread_rwlock_rdlock(&prof_unwind_lock);
   _Unwind_Backtrace(bt_frame, &bt);
+  pthread_rwlock_unlock(&prof_unwind_lock);
   prof_busy--;
   __asm__ volatile("" ::: "memory");   /* not a tail call: this frame is ours */
   return bt.n;
@@ -227,6 +234,7 @@ typedef struct {
   uintptr_t addr;                         /* 0 empty, 1 deleted */
   prof_stack_t *stack;
   uint64_t size;
+  mm_heap_t *heap;                        /* that allocated it */
 } prof_live_t;
 
 #define PROF_CHUNK   ((size_t)1 << 20)
@@ -302,11 +310,8 @@ static size_t live_index(uintptr_t addr, size_t cap) {
   return (size_t)(((uint64_t)addr >> 4) * 0x9e3779b97f4a7c15ull >> 20) & (cap - 1);
 }
 
-/* Room for one more entry: grow (and drop the deleted ones) at half full. */
-static bool live_reserve(void) {
-  if ((live_slots_used + 1) * 2 <= live_cap) return true;
-  size_t cap = 4096;
-  while (cap < (pst.live + 1) * 4) cap *= 2;
+/* The map again, with room for cap entries (the deleted ones go). */
+static bool live_rehash(size_t cap) {
   prof_live_t *t = table_map(cap * sizeof(prof_live_t));
   if (!t) return false;
   for (size_t i = 0; i < live_cap; i++) {
@@ -325,13 +330,30 @@ static bool live_reserve(void) {
   return true;
 }
 
-void mm_prof_record(void *p, size_t size, const uintptr_t *frames, unsigned depth) {
+/* Room for one more entry: the map grows at half full, to 1/4 full. */
+static bool live_reserve(void) {
+  if ((live_slots_used + 1) * 2 <= live_cap) return true;
+  size_t cap = 4096;
+  while (cap < (pst.live + 1) * 4) cap *= 2;
+  return live_rehash(cap);
+}
+
+/* The map shrinks when the samples in use fill under 1/16 of it: the
+ * profiler's memory follows them (after a burst of samples freed). */
+static void live_shrink(void) {
+  if (live_cap <= 4096 || pst.live * 16 >= live_cap) return;
+  size_t cap = 4096;
+  while (cap < (pst.live + 1) * 4) cap *= 2;
+  live_rehash(cap);   /* (no room for the new one: the old one stays) */
+}
+
+void mm_prof_record(void *p, size_t size, mm_heap_t *h, const uintptr_t *frames, unsigned depth) {
   prof_stack_t *st = stack_find(frames, depth);
   if (!st || !live_reserve()) { ADD(pst.dropped, 1); return; }
   size_t j = live_index((uintptr_t)p, live_cap);
   while (live[j].addr > LIVE_DELETED) j = (j + 1) & (live_cap - 1);
   if (!live[j].addr) live_slots_used++;
-  live[j] = (prof_live_t){ (uintptr_t)p, st, size };
+  live[j] = (prof_live_t){ (uintptr_t)p, st, size, h };
   seq_begin();
   ADD(st->inuse_count, 1);
   ADD(st->inuse_bytes, size);
@@ -342,8 +364,8 @@ void mm_prof_record(void *p, size_t size, const uintptr_t *frames, unsigned dept
   ADD(pst.live_bytes, size);
 }
 
-void mm_prof_forget(void *p) {
-  if (!live_cap) return;
+mm_heap_t *mm_prof_forget(void *p) {
+  if (!live_cap) return NULL;
   size_t j = live_index((uintptr_t)p, live_cap);
   for (; live[j].addr; j = (j + 1) & (live_cap - 1)) {
     if (live[j].addr != (uintptr_t)p) continue;
@@ -355,8 +377,11 @@ void mm_prof_forget(void *p) {
     ADD(pst.live, -1);
     ADD(pst.live_bytes, -live[j].size);
     live[j].addr = LIVE_DELETED;
-    return;
+    mm_heap_t *h = live[j].heap;
+    live_shrink();
+    return h;
   }
+  return NULL;
 }
 
 /* ---- the lock ------------------------------------------------------------ */
@@ -377,9 +402,19 @@ void mm_prof_unlock(void) {
   pthread_mutex_unlock(&prof_lock_m);
 }
 
-static void fork_prepare(void) { pthread_mutex_lock(&prof_lock_m); }
-static void fork_parent(void) { pthread_mutex_unlock(&prof_lock_m); }
-static void fork_child(void) { pthread_mutex_init(&prof_lock_m, NULL); }
+static void fork_prepare(void) {
+  pthread_rwlock_wrlock(&prof_unwind_lock);
+  pthread_mutex_lock(&prof_lock_m);
+}
+static void fork_parent(void) {
+  pthread_mutex_unlock(&prof_lock_m);
+  pthread_rwlock_unlock(&prof_unwind_lock);
+}
+static void fork_child(void) {
+  pthread_mutex_init(&prof_lock_m, NULL);
+  pthread_rwlock_t fresh = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+  prof_unwind_lock = fresh;
+}
 
 void mm_prof_info(mm_prof_info_t *info) {
   info->rate = mm_prof_on ? prof_rate : 0;

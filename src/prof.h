@@ -34,9 +34,10 @@ unsigned mm_prof_backtrace(uintptr_t *frames);
  * heap (made on first use), or NULL (and unlocked) when none can be made. */
 mm_heap_t *mm_prof_lock(void);
 void mm_prof_unlock(void);
-/* Under the lock: p (size bytes) sampled with this stack; p is freed. */
-void mm_prof_record(void *p, size_t size, const uintptr_t *frames, unsigned depth);
-void mm_prof_forget(void *p);
+/* Under the lock: p (size bytes), allocated by heap h, sampled with this
+ * stack; p is freed: the heap that allocated it (NULL: not recorded). */
+void mm_prof_record(void *p, size_t size, mm_heap_t *h, const uintptr_t *frames, unsigned depth);
+mm_heap_t *mm_prof_forget(void *p);
 
 /* For the heap report. */
 typedef struct mm_prof_info_s {

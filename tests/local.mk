@@ -23,7 +23,8 @@ EVERY_BUILD_TESTS = \
 EVERY_BUILD_SH = \
 	tests/test_nm.sh \
 	tests/test_layers.sh \
-	tests/test_static.sh
+	tests/test_static.sh \
+	tests/test_prof_tool.sh
 
 # run only when the library overrides libc's names
 OVERRIDE_TESTS = \
@@ -51,7 +52,7 @@ OVERRIDE_SH = \
 	tests/test_profile_bad.sh \
 	tests/test_profile_pprof.sh
 
-check_PROGRAMS += $(EVERY_BUILD_TESTS)
+check_PROGRAMS += $(EVERY_BUILD_TESTS) tests/prof_fake
 TESTS += $(EVERY_BUILD_TESTS) $(EVERY_BUILD_SH)
 if MM_OVERRIDE
 check_PROGRAMS += $(OVERRIDE_TESTS) tests/test_whoami tests/profile_helper

@@ -6,6 +6,12 @@
 # and prints the heap report with --stats; a #! script too; the exit
 # status and a killing signal pass through; the program has
 # mymalloc-run's process ID (exec).
+# --leaks: the program runs as a child with MYMALLOC_PROFILE in a
+# temporary directory and MYMALLOC_PROFILE_RATE=1 (or --rate), its exit
+# status and a killing signal pass through, a missing profile is one line
+# ("no profile written by PID"), the report of the profile with the
+# highest N goes to stderr, the temporary directory is removed; with the
+# library's profiler, the report names the function that leaked.
 # Refuses (status 1, exactly one line on stderr that starts with
 # "mymalloc-run: ", the program not run): the library is not found
 # (MYMALLOC_LIBRARY naming no file; an installed copy of the script when
@@ -59,6 +65,67 @@ wait $pid
 "$run" no-such-command-xyz 2> "$tmp/err"
 st=$?
 [ $st = 127 ] && ok || ko "a missing command: status $st, expected 127"
+
+# ---- --leaks --------------------------------------------------------------------------
+mkdir -p "$tmp/t"
+TMPDIR=$tmp/t "$run" --leaks sh -c 'exit 3' 2> "$tmp/err"
+st=$?
+[ $st = 3 ] && ok || ko "--leaks: exit status 3 came back as $st"
+grep -q '^mymalloc-run: no profile written by [0-9][0-9]*: no leak report$' "$tmp/err" && [ "$(wc -l < "$tmp/err")" = 1 ] && ok ||
+  ko "--leaks without a profile: $(head -c 300 "$tmp/err")"
+TMPDIR=$tmp/t "$run" --leaks sh -c 'kill -TERM $$' 2>/dev/null
+st=$?
+[ $st = 143 ] && ok || ko "--leaks: a program killed by SIGTERM gave status $st, expected 143"
+# ... because mymalloc-run itself died of it (a shell sees 143 for exit 143 too)
+if command -v python3 > /dev/null 2>&1; then
+  out=$(TMPDIR=$tmp/t python3 -c 'import subprocess, sys; print(subprocess.run(sys.argv[1:], stderr=subprocess.DEVNULL).returncode)' \
+    "$run" --leaks sh -c 'kill -TERM $$' 2>&1)
+  [ "$out" = -15 ] && ok || ko "--leaks: mymalloc-run did not die of SIGTERM (python3 saw $out, expected -15)"
+else
+  echo "$name: no python3: whether mymalloc-run died of the signal itself not checked"
+fi
+# a SIGTERM to mymalloc-run alone: it ends so after the program has ended
+TMPDIR=$tmp/t "$run" --leaks sh -c ': > "$1/started"; sleep 1; : > "$1/done"; exit 4' sh "$tmp" 2>/dev/null &
+p=$!
+k=0
+while [ ! -f "$tmp/started" ] && [ $k -lt 100 ]; do sleep 0.1; k=$((k + 1)); done
+kill -TERM $p
+wait $p
+st=$?
+[ $st = 143 ] && [ -f "$tmp/done" ] && ok || ko "--leaks, SIGTERM to mymalloc-run: status $st (expected 143), the program $([ -f "$tmp/done" ] && echo ended || echo did not end)"
+out=$(TMPDIR=$tmp/t "$run" --leaks sh -c 'echo "$MYMALLOC_PROFILE_RATE ${MYMALLOC_PROFILE#$TMPDIR/mymalloc-leaks.}"' 2>/dev/null)
+case $out in "1 "??????/leaks) ok ;; *) ko "--leaks: the program's rate and prefix: '$out'" ;; esac
+out=$(TMPDIR=$tmp/t "$run" --rate=64k --leaks sh -c 'echo "$MYMALLOC_PROFILE_RATE"' 2>/dev/null)
+[ "$out" = 64k ] && ok || ko "--leaks --rate=64k: the program's rate is '$out'"
+out=$("$run" --profile=/x/y --rate=4k sh -c 'echo "$MYMALLOC_PROFILE $MYMALLOC_PROFILE_RATE"')
+[ "$out" = "/x/y 4k" ] && ok || ko "--profile=/x/y --rate=4k: '$out'"
+out=$("$run" --profile sh -c 'echo "$MYMALLOC_PROFILE"')
+[ "$out" = ./mymalloc-profile ] && ok || ko "--profile: '$out'"
+"$run" --leaks --profile true 2> "$tmp/err"
+st=$?
+[ $st = 2 ] && ok || ko "--leaks --profile: status $st, expected 2"
+# the report: of the profile with the highest N (10, not 2), on stderr
+fake=$top_builddir/tests/prof_fake
+if [ -x "$fake" ] && [ -x "$top_builddir/tools/mymalloc-prof" ] && [ -x /usr/bin/python3 ]; then
+  mkdir -p "$tmp/p" && "$fake" "$tmp/p"
+  TMPDIR=$tmp/t "$run" --leaks sh -c 'cp "$1/rate1.heap" "$MYMALLOC_PROFILE.$$.2.heap"; cp "$1/fake.heap" "$MYMALLOC_PROFILE.$$.10.heap"; exit 5' sh "$tmp/p" > "$tmp/out" 2> "$tmp/err"
+  st=$?
+  [ $st = 5 ] && [ ! -s "$tmp/out" ] && grep -q 'leaks of the program: 3 stacks, ' "$tmp/err" &&
+    grep -q '^Allocations of libc and the loader' "$tmp/err" && ok ||
+    ko "--leaks with a profile: status $st (expected 5), stderr: $(head -c 400 "$tmp/err")"
+  if nm -D "$top_builddir/src/.libs/libmymalloc.so.0" 2>/dev/null | grep -q ' T mymalloc_profile_dump$'; then
+    TMPDIR=$tmp/t "$run" --leaks "$fake" --leak 2> "$tmp/err"
+    st=$?
+    [ $st = 0 ] && grep -q '^Leak of [0-9]* B in 100 objects allocated from:$' "$tmp/err" &&
+      grep -A1 '^Leak of [0-9]* B in 100 objects' "$tmp/err" | grep -q ' leak_here\( \|$\)' && ok ||
+      ko "--leaks with the profiler: status $st, no leak of 100 objects in leak_here: $(head -c 600 "$tmp/err")"
+  else
+    echo "$name: the library has no profiler (mymalloc_profile_dump): a real leak not reported"
+  fi
+else
+  echo "$name: prof_fake, mymalloc-prof or python3 missing: the --leaks report not checked"
+fi
+[ -z "$(ls "$tmp/t")" ] && ok || ko "--leaks left its temporary files: $(ls "$tmp/t")"
 
 # ---- it refuses ---------------------------------------------------------------------
 # refused LABEL CMD...: status 1, one line "mymalloc-run: ...", the program

@@ -1,14 +1,18 @@
-# tools/local.mk -- mymalloc-run, generated at make time so that the
-# library path is the real one (configure's @libdir@ is still ${exec_prefix}/lib).
-bin_SCRIPTS += tools/mymalloc-run
-EXTRA_DIST += tools/mymalloc-run.in
-CLEANFILES += tools/mymalloc-run
+# tools/local.mk -- mymalloc-run and mymalloc-prof, generated at make time
+# so that the library path is the real one (configure's @libdir@ is still
+# ${exec_prefix}/lib), and so that both stand side by side in the build
+# tree's tools/ (mymalloc-run --leaks runs the mymalloc-prof beside it).
+bin_SCRIPTS += tools/mymalloc-run tools/mymalloc-prof
+EXTRA_DIST += tools/mymalloc-run.in tools/mymalloc-prof.in
+CLEANFILES += tools/mymalloc-run tools/mymalloc-prof
 
 tools/mymalloc-run: $(top_srcdir)/tools/mymalloc-run.in Makefile
+tools/mymalloc-prof: $(top_srcdir)/tools/mymalloc-prof.in Makefile
+tools/mymalloc-run tools/mymalloc-prof:
 	$(AM_V_GEN)mkdir -p tools && sed \
 	  -e 's|%LIBDIR%|$(libdir)|g' \
 	  -e 's|%VERSION%|$(PACKAGE_VERSION)|g' \
-	  $(top_srcdir)/tools/mymalloc-run.in > $@.tmp && chmod +x $@.tmp && mv $@.tmp $@
+	  $(top_srcdir)/$@.in > $@.tmp && chmod +x $@.tmp && mv $@.tmp $@
 
 # the demo behind `make get-stats` (and the README's first command)
 noinst_PROGRAMS += tools/mymalloc-demo
