@@ -467,10 +467,11 @@ struct __attribute__((aligned(64))) mm_heap_s {   /* no cache line shared by two
 /* The requests the fast slots of h served, added to per_class[] (relaxed
  * reads from another thread may be off by the operations in flight; a
  * rewrite of the countdowns by the profiler, which would put them off by
- * a whole countdown, is read again: fast_seq). */
+ * a whole countdown, is read again: fast_seq; a bounded number of times,
+ * since the report may interrupt that very rewrite in a signal handler). */
 static inline void mm_fast_requests(const mm_heap_t *h, uint64_t *per_class, const uint8_t *class_of) {
   uint64_t v[MM_NSLOTS];
-  for (;;) {
+  for (int tries = 0; tries < 100000; tries++) {
     uint64_t s0 = atomic_load_explicit(&h->fast_seq, memory_order_acquire);
     for (size_t i = 0; i < MM_NSLOTS; i++)
       v[i] = mm_load_relaxed(&h->fast_done[i]) + mm_load_relaxed(&h->fast_start[i]) -
