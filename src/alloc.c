@@ -198,7 +198,8 @@ static MM_API_TEXT mm_noinline void *malloc_sampled(mm_heap_t *h, unsigned c) {
   mm_heap_t *ph = mm_prof_lock();
   if (!ph) return malloc_unsampled(h, c);
   void *p = malloc_unsampled(ph, c);
-  if (p) mm_prof_record(p, mm_class_size[c], h, frames, depth);
+  /* (its usable size: the class's, less the canary of MYMALLOC_CHECK=full) */
+  if (p) mm_prof_record(p, mm_class_size[c] - (mm_check_full() ? MM_CANARY : 0), h, frames, depth);
   mm_prof_unlock();
   return p ? p : malloc_unsampled(h, c);
 }

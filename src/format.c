@@ -9,7 +9,8 @@
 #include <string.h>
 
 void mm_buf_flush(mm_buf_t *b) {
-  if (b->len && mm_os_write(b->fd, b->p, b->len) != 0) b->failed = 1;
+  int err = b->len ? mm_os_write(b->fd, b->p, b->len) : 0;
+  if (err && !b->failed) b->failed = err;
   b->len = 0;
 }
 

@@ -14,7 +14,7 @@ typedef struct mm_buf_s {
   char *p;
   size_t len, cap;
   int fd;
-  int failed;                   /* a write failed */
+  int failed;                   /* a write failed: its errno */
 } mm_buf_t;
 void mm_buf_flush(mm_buf_t *b);
 void mm_buf_str(mm_buf_t *b, const char *s);

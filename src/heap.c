@@ -83,11 +83,11 @@ static mm_heap_t *heap_struct_alloc(void) {
   return h;
 }
 
-/* A heap that no thread's TLS points at (mm_heap_create makes it the
- * calling thread's): the profiler's heap of sampled blocks, used under
- * its lock.  Its countdowns are off, as every new heap's are until the
- * profiler arms them (prof.c). */
-mm_heap_t *mm_heap_create_shared(void) {
+/* A new heap, its countdowns off (until the profiler arms them, prof.c).
+ * shared: no thread's TLS points at it (the profiler's heap of sampled
+ * blocks, used under its lock, which never adopts a dead thread's
+ * segments). */
+static mm_heap_t *heap_new(bool shared) {
   pthread_mutex_lock(&mm_heaps_lock);
   mm_heap_t *h = heap_struct_alloc();
   if (!h) { pthread_mutex_unlock(&mm_heaps_lock); return NULL; }
@@ -98,6 +98,7 @@ mm_heap_t *mm_heap_create_shared(void) {
   }
   for (size_t i = 0; i < MM_NSLOTS; i++) h->fast[i].left = h->fast_start[i] = UINT64_MAX;
   h->prof_left = INT64_MAX;
+  h->shared = shared;
   h->purge_tick = 1;
   h->live = 1;
   h->next_heap = mm_heaps;
@@ -108,10 +109,12 @@ mm_heap_t *mm_heap_create_shared(void) {
 }
 
 mm_heap_t *mm_heap_create(void) {
-  mm_heap_t *h = mm_heap_create_shared();
+  mm_heap_t *h = heap_new(false);
   if (h) mm_heap_tls = h;
   return h;
 }
+
+mm_heap_t *mm_heap_create_shared(void) { return heap_new(true); }
 
 /* The thread of h is gone: its segments with live blocks go to the
  * abandoned list, where the next thread that needs a page adopts them
@@ -138,6 +141,7 @@ static void heap_abandon(mm_heap_t *h) {
 
 /* Take one abandoned segment into h.  Returns false when there is none. */
 static bool heap_adopt(mm_heap_t *h) {
+  if (h->shared) return false;   /* the profiler's heap: its pages are samples only */
   mm_segment_t *s = mm_segment_take_abandoned();
   if (!s) return false;
   mm_segment_attach(h, s);
@@ -167,7 +171,9 @@ static bool heap_adopt(mm_heap_t *h) {
 
 /* The counters of a dead heap into the process totals.  mm_heaps_lock held. */
 static void fold_dead(mm_heap_t *h) {
-  for (size_t i = 0; i < MM_NSLOTS; i++) mm_heaps_dead[mm_class_lookup[i]].nmalloc += mm_fast_requests(h, i);
+  uint64_t fast[MM_NCLASSES] = { 0 };
+  mm_fast_requests(h, fast, mm_class_lookup);
+  for (unsigned c = 0; c < MM_NCLASSES; c++) mm_heaps_dead[c].nmalloc += fast[c];
   for (unsigned c = 0; c < MM_NCLASSES; c++) {
     mm_class_totals_t *d = &mm_heaps_dead[c];
     d->nmalloc += h->nmalloc[c];

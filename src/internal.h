@@ -457,15 +457,29 @@ struct __attribute__((aligned(64))) mm_heap_s {   /* no cache line shared by two
    * bytes down in prof_left (INT64_MAX when off); the sampler's state */
   uint64_t fast_start[MM_NSLOTS];
   uint64_t fast_done[MM_NSLOTS];
+  _Atomic(uint64_t) fast_seq;             /* odd while they are rewritten */
   int64_t prof_left;
   uint64_t prof_rng;
+  uint8_t shared;                         /* no thread's (the profiler's):
+                                             never adopts segments */
 };
 
-/* The requests fast slot i of h served (relaxed reads from another
- * thread may be off by the operations in flight). */
-static inline uint64_t mm_fast_requests(const mm_heap_t *h, size_t i) {
-  return mm_load_relaxed(&h->fast_done[i]) + mm_load_relaxed(&h->fast_start[i]) -
-         mm_load_relaxed(&h->fast[i].left);
+/* The requests the fast slots of h served, added to per_class[] (relaxed
+ * reads from another thread may be off by the operations in flight; a
+ * rewrite of the countdowns by the profiler, which would put them off by
+ * a whole countdown, is read again: fast_seq; a bounded number of times,
+ * since the report may interrupt that very rewrite in a signal handler). */
+static inline void mm_fast_requests(const mm_heap_t *h, uint64_t *per_class, const uint8_t *class_of) {
+  uint64_t v[MM_NSLOTS];
+  for (int tries = 0; tries < 100000; tries++) {
+    uint64_t s0 = atomic_load_explicit(&h->fast_seq, memory_order_acquire);
+    for (size_t i = 0; i < MM_NSLOTS; i++)
+      v[i] = mm_load_relaxed(&h->fast_done[i]) + mm_load_relaxed(&h->fast_start[i]) -
+             mm_load_relaxed(&h->fast[i].left);
+    atomic_thread_fence(memory_order_acquire);
+    if (!(s0 & 1) && atomic_load_explicit(&h->fast_seq, memory_order_relaxed) == s0) break;
+  }
+  for (size_t i = 0; i < MM_NSLOTS; i++) per_class[class_of[i]] += v[i];
 }
 
 /* ---- small inline helpers on the structures ------------------------------- */

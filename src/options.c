@@ -47,7 +47,7 @@ static const opt_desc_t mm_option_desc[MM_OPT_COUNT] = {
                               "write a heap profile at exit" },
   [MM_OPT_PROFILE_SEED]   = { "MYMALLOC_PROFILE_SEED", OPT_NUM, 0, 0, LONG_MAX,
                               "seed of the heap profile sampler, 0 for a random one" },
-  [MM_OPT_PROFILE_MAX_MB] = { "MYMALLOC_PROFILE_MAX_MB", OPT_NUM, 256, 1, 1 << 20,
+  [MM_OPT_PROFILE_MAX_MB] = { "MYMALLOC_PROFILE_MAX_MB", OPT_NUM, 256, 2, 1 << 20,
                               "MiB the heap profiler may use for its tables, at most" },
 };
 

@@ -345,13 +345,13 @@ size_t mm_os_move(void *addr, size_t len, void *dst) {
 }
 
 /* write(2) all of it, retrying on EINTR; never allocates.  Returns 0, or
- * -1 when the write failed. */
+ * the errno of the write that failed (errno itself is kept). */
 int mm_os_write(int fd, const char *s, size_t n) {
   int saved = errno;
   int r = 0;
   while (n > 0) {
     ssize_t w = write(fd, s, n);
-    if (w < 0) { if (errno == EINTR) continue; r = -1; break; }
+    if (w < 0) { if (errno == EINTR) continue; r = errno ? errno : EIO; break; }
     s += w; n -= (size_t)w;
   }
   errno = saved;

@@ -33,7 +33,8 @@
  * nothing recurses.  (It trusts the stack: a program whose own stack is
  * corrupt can crash it, as it can crash any unwinder that reads CFI.)
  * Our frames are skipped by address -- the section mymalloc_api
- * (internal.h) -- then those of libstdc++ (operator new).
+ * (internal.h) -- then those of the C++ operator new (by their symbols'
+ * extents).
  *
  * Tables.  Stacks live in append-only chunks from the OS layer, never
  * freed, so that a dump can read them without the lock; a hash of their
@@ -61,6 +62,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <dlfcn.h>
 #include <link.h>
 #include <sched.h>
 #include <signal.h>
@@ -79,6 +81,7 @@ static int prof_signal;
 static _Atomic(uint64_t) prof_dump_seq;   /* the N of PREFIX.PID.N.heap */
 static _Atomic(int) prof_warned;          /* one warning about writing */
 static __thread int prof_busy __attribute__((tls_model("initial-exec")));
+static __thread int prof_locked __attribute__((tls_model("initial-exec")));   /* holds the lock: may be mid-update */
 static pthread_mutex_t prof_lock_m = PTHREAD_MUTEX_INITIALIZER;
 /* Held (shared) while a thread unwinds, taken (exclusive) around fork():
  * the unwinder has locks of its own (libgcc's registered objects, in a
@@ -122,6 +125,16 @@ static int64_t next_bytes(mm_heap_t *h) {
 
 static size_t slot_size(size_t i) { return mm_class_size[mm_class_lookup[i]]; }
 
+/* The owner rewrites its countdowns; the report reads them meanwhile
+ * (mm_fast_requests). */
+static void fast_begin(mm_heap_t *h) {
+  atomic_store_explicit(&h->fast_seq, atomic_load_explicit(&h->fast_seq, memory_order_relaxed) + 1, memory_order_relaxed);
+  atomic_thread_fence(memory_order_release);
+}
+static void fast_end(mm_heap_t *h) {
+  atomic_store_explicit(&h->fast_seq, atomic_load_explicit(&h->fast_seq, memory_order_relaxed) + 1, memory_order_release);
+}
+
 void mm_prof_arm(mm_heap_t *h) {
   static _Atomic(uint64_t) heaps;
   uint64_t seed = (uint64_t)mm_option(MM_OPT_PROFILE_SEED);
@@ -131,20 +144,24 @@ void mm_prof_arm(mm_heap_t *h) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   h->prof_rng = (z ^ (z >> 31)) | 1;
+  fast_begin(h);
   for (size_t i = 0; i < MM_NSLOTS; i++) {
     h->fast_done[i] += h->fast_start[i] - h->fast[i].left;
     h->fast_start[i] = h->fast[i].left = next_count(h, slot_size(i));
   }
+  fast_end(h);
   h->prof_left = next_bytes(h);
 }
 
 void mm_prof_rearm_slot(mm_heap_t *h, size_t i) {
   /* it served fast_start[i]; the one that borrowed is the sample,
    * counted by the profiler's heap */
-  h->fast_done[i] += h->fast_start[i];
   uint64_t n = next_count(h, slot_size(i));
+  fast_begin(h);
+  h->fast_done[i] += h->fast_start[i];
   h->fast[i].left = n;
   h->fast_start[i] = n;
+  fast_end(h);
 }
 
 void mm_prof_rearm_bytes(mm_heap_t *h) { h->prof_left = next_bytes(h); }
@@ -152,7 +169,42 @@ void mm_prof_rearm_bytes(mm_heap_t *h) { h->prof_left = next_bytes(h); }
 /* ---- stacks ------------------------------------------------------------- */
 extern char __start_mymalloc_api[] __attribute__((visibility("hidden")));
 extern char __stop_mymalloc_api[] __attribute__((visibility("hidden")));
-static uintptr_t stdcxx_lo, stdcxx_hi;    /* libstdc++'s code */
+
+/* The C++ allocation functions (libstdc++'s, or the program's own
+ * replacements): weak, so NULL in a program without them.  Their frames
+ * are skipped after ours, and only theirs: an allocation made inside
+ * libstdc++ (std::string, locale) keeps its libstdc++ frames. */
+#define NEW_FNS(X) \
+  X(_Znwm) X(_Znam) X(_ZnwmRKSt9nothrow_t) X(_ZnamRKSt9nothrow_t) \
+  X(_ZnwmSt11align_val_t) X(_ZnamSt11align_val_t) \
+  X(_ZnwmSt11align_val_tRKSt9nothrow_t) X(_ZnamSt11align_val_tRKSt9nothrow_t)
+#define DECLARE_NEW(name) extern char name[] __attribute__((weak));
+NEW_FNS(DECLARE_NEW)
+#define NEW_ADDR(name) name,
+#define NNEW 8
+static struct { uintptr_t lo, hi; } new_fns[NNEW];
+
+static bool in_new(uintptr_t ip) {
+  for (unsigned i = 0; i < NNEW; i++)
+    if (ip >= new_fns[i].lo && ip < new_fns[i].hi) return true;
+  return false;
+}
+
+/* Their extents from the dynamic symbol table (dladdr1); in a static
+ * program, where it says nothing, the first 64 bytes: a return address
+ * in operator new follows its call of malloc, which comes first. */
+static void find_new_fns(void) {
+  char *addr[NNEW] = { NEW_FNS(NEW_ADDR) };
+  for (unsigned i = 0; i < NNEW; i++) {
+    if (!addr[i]) continue;
+    Dl_info info;
+    const ElfW(Sym) *sym = NULL;
+    size_t size = 64;
+    if (dladdr1(addr[i], &info, (void **)&sym, RTLD_DL_SYMENT) && sym && sym->st_size) size = sym->st_size;
+    new_fns[i].lo = (uintptr_t)addr[i];
+    new_fns[i].hi = (uintptr_t)addr[i] + size;
+  }
+}
 
 static bool ours(uintptr_t ip) {
   return ip >= (uintptr_t)__start_mymalloc_api && ip < (uintptr_t)__stop_mymalloc_api;
@@ -163,7 +215,7 @@ typedef struct {
   unsigned n, before, phase;
 } bt_t;
 
-/* Phases: 0 the unwinder's frames before ours, 1 ours, 2 libstdc++'s,
+/* Phases: 0 the unwinder's frames before ours, 1 ours, 2 operator new's,
  * 3 the program's (kept). */
 static _Unwind_Reason_Code bt_frame(struct _Unwind_Context *ctx, void *arg) {
   bt_t *bt = arg;
@@ -180,7 +232,7 @@ static _Unwind_Reason_Code bt_frame(struct _Unwind_Context *ctx, void *arg) {
     bt->phase = 2;
     /* fall through */
   case 2:
-    if (ip >= stdcxx_lo && ip < stdcxx_hi) return _URC_NO_REASON;
+    if (in_new(ip)) return _URC_NO_REASON;
     bt->phase = 3;
     break;
   default:
@@ -199,19 +251,6 @@ MM_API_TEXT mm_noinline unsigned mm_prof_backtrace(uintptr_t *frames) {
   prof_busy--;
   __asm__ volatile("" ::: "memory");   /* not a tail call: this frame is ours */
   return bt.n;
-}
-
-static int find_stdcxx(struct dl_phdr_info *info, size_t size, void *arg) {
-  (void)size; (void)arg;
-  if (!info->dlpi_name || !strstr(info->dlpi_name, "libstdc++.so")) return 0;
-  for (int i = 0; i < info->dlpi_phnum; i++) {
-    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-    if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
-    uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
-    if (!stdcxx_lo || lo < stdcxx_lo) stdcxx_lo = lo;
-    if (hi > stdcxx_hi) stdcxx_hi = hi;
-  }
-  return 1;
 }
 
 /* ---- tables ------------------------------------------------------------- */
@@ -388,6 +427,7 @@ mm_heap_t *mm_prof_forget(void *p) {
 mm_heap_t *mm_prof_lock(void) {
   pthread_mutex_lock(&prof_lock_m);
   prof_busy++;
+  prof_locked = 1;
   mm_heap_t *h = mm_load_relaxed(&mm_prof_heap);
   if (h == (mm_heap_t *)&prof_dummy) {
     h = mm_heap_create_shared();
@@ -398,6 +438,7 @@ mm_heap_t *mm_prof_lock(void) {
 }
 
 void mm_prof_unlock(void) {
+  prof_locked = 0;
   prof_busy--;
   pthread_mutex_unlock(&prof_lock_m);
 }
@@ -411,6 +452,8 @@ static void fork_parent(void) {
   pthread_rwlock_unlock(&prof_unwind_lock);
 }
 static void fork_child(void) {
+  atomic_store(&prof_dump_seq, 0);   /* the child's files count from 0 */
+  atomic_store(&prof_warned, 0);
   pthread_mutex_init(&prof_lock_m, NULL);
   pthread_rwlock_t fresh = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
   prof_unwind_lock = fresh;
@@ -461,9 +504,16 @@ static void snapshot(counts_t *snap, size_t n) {
     }
     atomic_thread_fence(memory_order_acquire);
     uint64_t s1 = atomic_load_explicit(&prof_seq, memory_order_relaxed);
-    if ((s0 == s1 && !(s0 & 1)) || prof_busy || tries >= 10000) return;
+    if ((s0 == s1 && !(s0 & 1)) || prof_locked || tries >= 10000) return;
     if (tries > 100) sched_yield();
   }
+}
+
+/* " 0x%016lx" without stdio */
+static void put_hex16(mm_buf_t *b, uintptr_t v) {
+  char tmp[18] = { '0', 'x' };
+  for (int i = 0; i < 16; i++) tmp[2 + i] = "0123456789abcdef"[(v >> (60 - 4 * i)) & 15];
+  mm_buf_mem(b, tmp, sizeof(tmp));
 }
 
 static void put_counts(mm_buf_t *b, const counts_t *k) {
@@ -488,7 +538,8 @@ static void write_maps(mm_buf_t *b) {
   close(fd);
 }
 
-static void write_profile(int fd, const counts_t *snap, size_t n) {
+/* Returns 0 or the errno of the write that failed. */
+static int write_profile(int fd, const counts_t *snap, size_t n) {
   char buf[4096];
   mm_buf_t b = { buf, 0, sizeof(buf), fd, 0 };
   counts_t total = { 0, 0, 0, 0 };
@@ -511,13 +562,13 @@ static void write_profile(int fd, const counts_t *snap, size_t n) {
     put_counts(&b, &snap[i]);
     for (unsigned k = 0; k < st->depth; k++) {
       mm_buf_str(&b, " ");
-      mm_buf_hex(&b, st->frames[k]);
+      put_hex16(&b, st->frames[k]);
     }
     mm_buf_str(&b, "\n");
   }
   write_maps(&b);
   mm_buf_flush(&b);
-  if (b.failed) errno = EIO;
+  return b.failed;
 }
 
 static const char *errno_text(int e) {
@@ -540,19 +591,20 @@ static void warn_write(const char *path, int e) {
   if (atomic_exchange(&prof_warned, 1)) return;
   char buf[1400];
   mm_buf_t b = { buf, 0, sizeof(buf), 2, 0 };
-  mm_buf_str(&b, "mymalloc: warning: cannot write the heap profile ");
+  mm_buf_str(&b, "mymalloc: profile: cannot write ");
   mm_buf_str(&b, path);
   mm_buf_str(&b, ": ");
   mm_buf_str(&b, errno_text(e));
   mm_buf_str(&b, " (errno ");
   mm_buf_u64(&b, (uint64_t)e);
-  mm_buf_str(&b, ")\n");
+  mm_buf_str(&b, "); the program runs on (MYMALLOC_PROFILE names the prefix)\n");
   mm_buf_flush(&b);
 }
 
 static int prof_dump(const char *path) {
   if (!mm_prof_on) { errno = ENOENT; return -1; }
   char name[sizeof(prof_prefix) + 64];
+  bool named = !path;
   if (!path) {
     mm_buf_t b = { name, 0, sizeof(name) - 1, -1, 0 };
     mm_buf_str(&b, prof_prefix);
@@ -577,14 +629,12 @@ static int prof_dump(const char *path) {
   if (fd < 0) {
     err = errno;
   } else {
-    errno = 0;
-    write_profile(fd, snap, n);
-    err = errno == EIO ? EIO : 0;
+    err = write_profile(fd, snap, n);
     if (close(fd) != 0 && !err) err = errno;
   }
   mm_os_munmap(snap, snap_bytes);
   if (err) {
-    warn_write(path, err);
+    if (named) warn_write(path, err);   /* (mymalloc_profile_dump(path) has errno) */
     errno = err;
     return -1;
   }
@@ -614,25 +664,37 @@ static const struct { const char *name; int sig; } signal_names[] = {
   { "WINCH", SIGWINCH }, { "IO", SIGIO }, { "PWR", SIGPWR }, { "SYS", SIGSYS },
 };
 
-static int parse_signal(const char *v) {
-  if (!strncmp(v, "SIG", 3)) v += 3;
-  for (size_t i = 0; i < sizeof(signal_names) / sizeof(signal_names[0]); i++)
-    if (!strcmp(v, signal_names[i].name)) return signal_names[i].sig;
-  if (!strncmp(v, "RTMIN+", 6) || !strcmp(v, "RTMIN")) {
-    int k = 0;
-    for (const char *d = v[5] ? v + 6 : v + 5; *d; d++) {
-      if (*d < '0' || *d > '9' || k > 64) return 0;
-      k = k * 10 + (*d - '0');
-    }
-    return SIGRTMIN + k <= SIGRTMAX ? SIGRTMIN + k : 0;
-  }
+/* A decimal number (at most 4 digits), or -1. */
+static int small_number(const char *d) {
   int k = 0;
-  for (const char *d = v; *d; d++) {
-    if (*d < '0' || *d > '9' || k > 1000) return 0;
+  if (!*d) return -1;
+  for (int n = 0; *d; d++, n++) {
+    if (*d < '0' || *d > '9' || n >= 4) return -1;
     k = k * 10 + (*d - '0');
   }
-  if (!*v || k <= 0 || k >= NSIG || k == SIGKILL || k == SIGSTOP || k == SIGSEGV || k == SIGBUS ||
-      k == SIGFPE || k == SIGILL || k == SIGABRT || k == SIGTRAP || k == SIGCHLD || k == SIGPIPE)
+  return k;
+}
+
+/* USR2, SIGUSR2, RTMIN+1, RTMAX-2, or a number; 0 for a signal that is
+ * unknown, reserved (glibc's 32 and 33), or not one to dump on (those
+ * that cannot be caught, and those the program's faults raise). */
+static int parse_signal(const char *v) {
+  if (!strncmp(v, "SIG", 3)) v += 3;
+  int k = -1;
+  for (size_t i = 0; i < sizeof(signal_names) / sizeof(signal_names[0]); i++)
+    if (!strcmp(v, signal_names[i].name)) k = signal_names[i].sig;
+  if (k < 0 && !strncmp(v, "RTMIN", 5)) {
+    int d = v[5] == 0 ? 0 : v[5] == '+' ? small_number(v + 6) : -1;
+    k = d < 0 ? -1 : SIGRTMIN + d;
+  } else if (k < 0 && !strncmp(v, "RTMAX", 5)) {
+    int d = v[5] == 0 ? 0 : v[5] == '-' ? small_number(v + 6) : -1;
+    k = d < 0 ? -1 : SIGRTMAX - d;
+  } else if (k < 0) {
+    k = small_number(v);
+  }
+  if (k <= 0 || k >= NSIG || (k > SIGSYS && k < SIGRTMIN) || k > SIGRTMAX) return 0;
+  if (k == SIGKILL || k == SIGSTOP || k == SIGSEGV || k == SIGBUS || k == SIGFPE || k == SIGILL ||
+      k == SIGABRT || k == SIGTRAP || k == SIGCHLD || k == SIGPIPE)
     return 0;
   return k;
 }
@@ -671,7 +733,7 @@ __attribute__((constructor)) static void prof_start(void) {
   prof_rate = (uint64_t)mm_option(MM_OPT_PROFILE_RATE);
   buckets = table_map(PROF_BUCKETS * sizeof(prof_stack_t *));
   if (!buckets) return;
-  dl_iterate_phdr(find_stdcxx, NULL);
+  find_new_fns();
   uintptr_t warm[MM_PROF_DEPTH];
   mm_prof_backtrace(warm);   /* the unwinder's first use may allocate: now */
   pthread_atfork(fork_prepare, fork_parent, fork_child);   /* after init.c's: taken first */
@@ -681,7 +743,7 @@ __attribute__((constructor)) static void prof_start(void) {
   if (sig && *sig) {
     prof_signal = parse_signal(sig);
     if (!prof_signal) {
-      warn("MYMALLOC_PROFILE_SIGNAL", sig, "not a signal name (USR2, SIGUSR2, RTMIN+1) or number that can be caught");
+      warn("MYMALLOC_PROFILE_SIGNAL", sig, "not a signal name (USR2, SIGUSR2, RTMIN+1, RTMAX-1) or number that can be caught");
     } else {
       struct sigaction old, sa;
       memset(&sa, 0, sizeof(sa));
@@ -689,7 +751,9 @@ __attribute__((constructor)) static void prof_start(void) {
       sa.sa_flags = SA_RESTART;
       sigemptyset(&sa.sa_mask);
       /* a handler the program (or its loader) set already wins */
-      if (sigaction(prof_signal, NULL, &old) == 0 && old.sa_handler == SIG_DFL) sigaction(prof_signal, &sa, NULL);
+      if (sigaction(prof_signal, NULL, &old) != 0 ||
+          (old.sa_handler == SIG_DFL && sigaction(prof_signal, &sa, NULL) != 0))
+        warn("MYMALLOC_PROFILE_SIGNAL", sig, "sigaction refused this signal");
     }
   }
 }

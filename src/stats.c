@@ -64,9 +64,10 @@ static void snapshot(snap_t *s) {
     b->blocks = mm_heaps_dead[c].blocks;
   }
   for (mm_heap_t *h = mm_heaps; h; h = h->next_heap) {
-    s->heaps_live++;
-    for (size_t i = 0; i < MM_NSLOTS; i++)
-      s->bin[mm_class_lookup[i]].nmalloc += mm_fast_requests(h, i);
+    s->heaps_live += !h->shared;   /* (the profiler's is not a thread's) */
+    uint64_t fast[MM_NCLASSES] = { 0 };
+    mm_fast_requests(h, fast, mm_class_lookup);
+    for (unsigned c = 0; c < MM_NCLASSES; c++) s->bin[c].nmalloc += fast[c];
     for (unsigned c = 0; c < MM_NCLASSES; c++) {
       bin_t *b = &s->bin[c];
       b->nmalloc += mm_load_relaxed(&h->nmalloc[c]);
