@@ -67,10 +67,15 @@ static void segment_init_header(mm_segment_t *s, enum mm_kind kind, bool fresh) 
 /* ---- the pool of free segments ----------------------------------------------- */
 /* Give one pooled segment's memory back.  Lock held. */
 static size_t pool_release_one(mm_segment_t *s) {
+  mm_assert(s->heap == NULL);   /* pooled, not in use */
   if (!s->from_sbrk) {
     if (pushes_in_flight()) return 0;   /* next time */
-    mm_seg_remove(&mm_pool, s);
+    /* the tail first: mm_seg_remove clears s->prev (read after it, the
+     * tail became NULL, the next pooled segment became the tail, and a
+     * purge then took that one after it had gone back in use: its
+     * memory unmapped under its live blocks, or purged if from sbrk) */
     if (mm_pool_tail == s) mm_pool_tail = s->prev;
+    mm_seg_remove(&mm_pool, s);
     if (!s->purged) mm_pool_resident--;
     mm_segmap_set(s, false);
     mm_os_munmap(s, MM_SEGMENT_SIZE);
