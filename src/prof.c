@@ -571,19 +571,22 @@ static int write_profile(int fd, const counts_t *snap, size_t n) {
   return b.failed;
 }
 
+/* strerror's text without strerror (which may allocate, for a locale's
+ * translation): glibc's own English descriptions. */
 static const char *errno_text(int e) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+  const char *d = strerrordesc_np(e);
+  if (d) return d;
+#endif
   switch (e) {
-  case ENOENT: return "no such directory";
-  case EACCES: return "permission denied";
-  case EROFS: return "read-only file system";
-  case ELOOP: return "it is a symbolic link (not followed)";
-  case ENOTDIR: return "a component is not a directory";
-  case EISDIR: return "it is a directory";
-  case ENOSPC: return "no space left";
-  case EDQUOT: return "disk quota exceeded";
-  case EIO: return "write error";
-  case ENAMETOOLONG: return "name too long";
-  default: return "cannot open";
+  case ENOENT: return "No such file or directory";
+  case EACCES: return "Permission denied";
+  case EROFS: return "Read-only file system";
+  case ELOOP: return "Too many levels of symbolic links";
+  case ENOTDIR: return "Not a directory";
+  case EISDIR: return "Is a directory";
+  case ENOSPC: return "No space left on device";
+  default: return "Input/output error";
   }
 }
 
@@ -595,9 +598,7 @@ static void warn_write(const char *path, int e) {
   mm_buf_str(&b, path);
   mm_buf_str(&b, ": ");
   mm_buf_str(&b, errno_text(e));
-  mm_buf_str(&b, " (errno ");
-  mm_buf_u64(&b, (uint64_t)e);
-  mm_buf_str(&b, "); the program runs on (MYMALLOC_PROFILE names the prefix)\n");
+  mm_buf_str(&b, "\n");
   mm_buf_flush(&b);
 }
 
