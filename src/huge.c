@@ -90,6 +90,7 @@ static void huge_init(mm_segment_t *s, size_t size, size_t off, size_t n) {
   s->from_sbrk = 0;
   s->npages = 1;
   s->used_pages = 1;
+  s->prof_sampled = 0;           /* (a header made from cached pages holds old data) */
   s->free_slots = 0;
   s->size = size;
   s->huge_align_off = off;
