@@ -119,6 +119,14 @@ mm_inline void *xcache_pop(mm_xcache_t *x, mm_block_t *b) {
 static void *malloc_first(unsigned c);
 static void *malloc_sampled(mm_heap_t *h, unsigned c);
 
+/* The thread's heap, made now if it has none (NULL: no memory), its
+ * profiling countdowns set if profiling is on (a new heap's are off). */
+static MM_API_TEXT mm_noinline mm_heap_t *thread_heap(void) {
+  mm_heap_t *h = mm_thread_init();
+  if (h && mm_prof_on && h->prof_left == INT64_MAX) mm_prof_arm(h);
+  return h;
+}
+
 /* The slow paths' byte countdown of the profiler (prof.c): is this block
  * of class c the next sample?  (Off, it never runs out.) */
 mm_inline bool sample_due(mm_heap_t *h, unsigned c) {
@@ -181,9 +189,8 @@ static MM_API_TEXT mm_noinline void *malloc_unsampled(mm_heap_t *h, unsigned c) 
  * tests for it (every thread starts on the empty heap, whose pages have
  * no block, so all its mallocs come to malloc_class). */
 static MM_API_TEXT mm_noinline void *malloc_first(unsigned c) {
-  mm_heap_t *h = mm_thread_init();
+  mm_heap_t *h = thread_heap();
   if (!h) { errno = ENOMEM; return NULL; }
-  if (mm_prof_on && h->prof_left == INT64_MAX) mm_prof_arm(h);
   return malloc_class(h, c);
 }
 
@@ -239,7 +246,7 @@ static MM_API_TEXT void *huge_alloc(size_t n, size_t align, bool zero) {
   mm_process_init();
   mm_heap_t *h = mm_heap_tls;
   if (mm_unlikely(mm_prof_on)) {
-    if (h == &mm_heap_empty && (h = mm_thread_init()) != NULL && h->prof_left == INT64_MAX) mm_prof_arm(h);
+    if (h == &mm_heap_empty) h = thread_heap();
     if (h && (h->prof_left -= (int64_t)(n < ((size_t)1 << 62) ? n : (size_t)1 << 62)) < 0)
       return huge_sampled(h, n, align, zero);
   }

@@ -153,8 +153,9 @@ static mm_noinline void free_sampled(mm_page_t *pg, mm_block_t *b) {
   } else {
     mm_count(ph->nfree[c]);
   }
-  if (atomic_load_explicit(&pg->owner, memory_order_relaxed) & MM_OWNER_FULL) mm_page_unfull(ph, pg);
-  mm_page_push_local(ph, pg, b);
+  uintptr_t owner = atomic_load_explicit(&pg->owner, memory_order_relaxed);
+  if (owner & MM_OWNER_FULL) mm_page_free_full(ph, pg, b, owner);
+  else mm_page_push_local(ph, pg, b);
   if (mm_heap_upkeep_due(ph)) mm_heap_upkeep(ph);   /* (no thread's slow path does its purges) */
   mm_prof_unlock();
 }

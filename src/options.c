@@ -125,16 +125,33 @@ void mm_options_init(void) {
   }
 }
 
+const char *mm_options_getenv(const char *name) {
+#ifdef HAVE_SECURE_GETENV
+  return secure_getenv(name);
+#else
+  return getenv(name);
+#endif
+}
+
+void mm_options_warn(const char *name, const char *value, const char *why) {
+  char buf[1400];
+  mm_buf_t b = { buf, 0, sizeof(buf), 2, 0 };
+  mm_buf_str(&b, "mymalloc: warning: ignoring ");
+  mm_buf_str(&b, name);
+  mm_buf_str(&b, "=");
+  mm_buf_str(&b, value);
+  mm_buf_str(&b, ": ");
+  mm_buf_str(&b, why);
+  mm_buf_str(&b, "\n");
+  mm_buf_flush(&b);
+}
+
 /* Read the environment (constructor time). */
 void mm_options_read_env(void) {
   mm_options_init();
   for (int i = 0; i < MM_OPT_COUNT; i++) {
     const opt_desc_t *d = &mm_option_desc[i];
-#ifdef HAVE_SECURE_GETENV
-    const char *v = secure_getenv(d->name);
-#else
-    const char *v = getenv(d->name);
-#endif
+    const char *v = mm_options_getenv(d->name);
     if (!v) continue;
     long val;
     if (parse(d, v, &val)) {

@@ -27,6 +27,11 @@ typedef enum mm_option_e {
 extern long mm_options[MM_OPT_COUNT];
 void mm_options_init(void);       /* the defaults (before the environment) */
 void mm_options_read_env(void);
+/* For the options that are not numbers (prof.c's strings): the
+ * environment as the table reads it (secure_getenv), and the one warning
+ * line "mymalloc: warning: ignoring NAME=VALUE: WHY". */
+const char *mm_options_getenv(const char *name);
+void mm_options_warn(const char *name, const char *value, const char *why);
 mm_inline long mm_option(mm_option_t o) { return mm_options[o]; }
 
 #pragma GCC visibility pop

@@ -700,34 +700,13 @@ static int parse_signal(const char *v) {
   return k;
 }
 
-static void warn(const char *what, const char *value, const char *why) {
-  char buf[1400];
-  mm_buf_t b = { buf, 0, sizeof(buf), 2, 0 };
-  mm_buf_str(&b, "mymalloc: warning: ignoring ");
-  mm_buf_str(&b, what);
-  mm_buf_str(&b, "=");
-  mm_buf_str(&b, value);
-  mm_buf_str(&b, ": ");
-  mm_buf_str(&b, why);
-  mm_buf_str(&b, "\n");
-  mm_buf_flush(&b);
-}
-
-static const char *env(const char *name) {
-#ifdef HAVE_SECURE_GETENV
-  return secure_getenv(name);
-#else
-  return getenv(name);
-#endif
-}
-
 /* After the library's own constructor (init.c): the options are read. */
 __attribute__((constructor)) static void prof_start(void) {
   mm_process_start();
-  const char *prefix = env("MYMALLOC_PROFILE");
+  const char *prefix = mm_options_getenv("MYMALLOC_PROFILE");
   if (!prefix || !*prefix) return;
   if (strlen(prefix) >= sizeof(prof_prefix) - 64) {
-    warn("MYMALLOC_PROFILE", "...", "the prefix is longer than 900 bytes; profiling stays off");
+    mm_options_warn("MYMALLOC_PROFILE", "...", "the prefix is longer than 900 bytes; profiling stays off");
     return;
   }
   strcpy(prof_prefix, prefix);
@@ -740,11 +719,11 @@ __attribute__((constructor)) static void prof_start(void) {
   pthread_atfork(fork_prepare, fork_parent, fork_child);   /* after init.c's: taken first */
   mm_prof_on = true;
   if (mm_heap_tls != &mm_heap_empty) mm_prof_arm(mm_heap_tls);
-  const char *sig = env("MYMALLOC_PROFILE_SIGNAL");
+  const char *sig = mm_options_getenv("MYMALLOC_PROFILE_SIGNAL");
   if (sig && *sig) {
     prof_signal = parse_signal(sig);
     if (!prof_signal) {
-      warn("MYMALLOC_PROFILE_SIGNAL", sig, "not a signal name (USR2, SIGUSR2, RTMIN+1, RTMAX-1) or number that can be caught");
+      mm_options_warn("MYMALLOC_PROFILE_SIGNAL", sig, "not a signal name (USR2, SIGUSR2, RTMIN+1, RTMAX-1) or number that can be caught");
     } else {
       struct sigaction old, sa;
       memset(&sa, 0, sizeof(sa));
@@ -754,7 +733,7 @@ __attribute__((constructor)) static void prof_start(void) {
       /* a handler the program (or its loader) set already wins */
       if (sigaction(prof_signal, NULL, &old) != 0 ||
           (old.sa_handler == SIG_DFL && sigaction(prof_signal, &sa, NULL) != 0))
-        warn("MYMALLOC_PROFILE_SIGNAL", sig, "sigaction refused this signal");
+        mm_options_warn("MYMALLOC_PROFILE_SIGNAL", sig, "sigaction refused this signal");
     }
   }
 }
