@@ -23,15 +23,13 @@
  * the free of every other block is untouched.  A huge sample carries
  * segment->prof_sampled.
  *
- * Stacks.  libgcc's unwinder, _Unwind_Backtrace: it follows the DWARF
- * call-frame information that Debian's builds keep (.eh_frame) also
- * without frame pointers, steps over signal frames, stops at a frame
- * without unwind information (JIT code) and, with glibc 2.35 or later,
- * finds that information through _dl_find_object, without a lock.  It
- * is run once at start-up, since its first use may allocate (in a static
- * program); a thread inside the profiler is never sampled again, so
- * nothing recurses.  (It trusts the stack: a program whose own stack is
- * corrupt can crash it, as it can crash any unwinder that reads CFI.)
+ * Stacks.  unwind.c walks them by the DWARF call-frame information that
+ * Debian's builds keep (.eh_frame) also without frame pointers: on
+ * x86_64 through a cache of each return address's rule, elsewhere (and
+ * for signal frames and rules it does not cache) by libgcc's
+ * _Unwind_Backtrace.  It is prepared at start-up, since libgcc's first
+ * use may allocate (in a static program); a thread inside the profiler
+ * is never sampled again, so nothing recurses.
  * Our frames are skipped by address -- the section mymalloc_api
  * (internal.h) -- then those of the C++ operator new (by their symbols'
  * extents).
@@ -59,6 +57,7 @@
 #include "os.h"
 #include "sizeclass.h"
 #include "state.h"
+#include "unwind.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -69,7 +68,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <unwind.h>
 
 bool mm_prof_on;
 static uint64_t prof_dummy;               /* mm_prof_heap until the first sample */
@@ -83,12 +81,6 @@ static _Atomic(int) prof_warned;          /* one warning about writing */
 static __thread int prof_busy __attribute__((tls_model("initial-exec")));
 static __thread int prof_locked __attribute__((tls_model("initial-exec")));   /* holds the lock: may be mid-update */
 static pthread_mutex_t prof_lock_m = PTHREAD_MUTEX_INITIALIZER;
-/* Held (shared) while a thread unwinds, taken (exclusive) around fork():
- * the unwinder has locks of its own (libgcc's registered objects, in a
- * static program) that a child must not inherit taken.  Writers first:
- * a fork is not starved by a stream of samples. */
-static pthread_rwlock_t prof_unwind_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
-
 bool mm_prof_busy(void) { return prof_busy != 0; }
 
 /* ---- the sampler -------------------------------------------------------- */
@@ -210,47 +202,25 @@ static bool ours(uintptr_t ip) {
   return ip >= (uintptr_t)__start_mymalloc_api && ip < (uintptr_t)__stop_mymalloc_api;
 }
 
-typedef struct {
-  uintptr_t *out;
-  unsigned n, before, phase;
-} bt_t;
-
-/* Phases: 0 the unwinder's frames before ours, 1 ours, 2 operator new's,
- * 3 the program's (kept). */
-static _Unwind_Reason_Code bt_frame(struct _Unwind_Context *ctx, void *arg) {
-  bt_t *bt = arg;
-  uintptr_t ip = (uintptr_t)_Unwind_GetIP(ctx);
-  if (ip == 0) return _URC_END_OF_STACK;
-  switch (bt->phase) {
-  case 0:
-    if (ours(ip)) { bt->phase = 1; return _URC_NO_REASON; }
-    if (++bt->before <= 4) return _URC_NO_REASON;
-    bt->phase = 3;   /* never saw ours: keep what follows */
-    break;
-  case 1:
-    if (ours(ip)) return _URC_NO_REASON;
-    bt->phase = 2;
-    /* fall through */
-  case 2:
-    if (in_new(ip)) return _URC_NO_REASON;
-    bt->phase = 3;
-    break;
-  default:
-    break;
-  }
-  bt->out[bt->n++] = ip;
-  return bt->n < MM_PROF_DEPTH ? _URC_NO_REASON : _URC_END_OF_STACK;
-}
-
+/* Phases over the return addresses, innermost first: the unwinder's
+ * frames before ours (at most 4), ours, operator new's, then the
+ * program's (kept). */
 MM_API_TEXT mm_noinline unsigned mm_prof_backtrace(uintptr_t *frames) {
-  bt_t bt = { frames, 0, 0, 0 };
+  uintptr_t ips[MM_PROF_DEPTH + 16];
   prof_busy++;
-  pthread_rwlock_rdlock(&prof_unwind_lock);
-  _Unwind_Backtrace(bt_frame, &bt);
-  pthread_rwlock_unlock(&prof_unwind_lock);
+  unsigned n = mm_unwind(ips, MM_PROF_DEPTH + 16);
   prof_busy--;
+  unsigned i = 0, k = 0;
+  while (i < n && i < 4 && !ours(ips[i])) i++;
+  if (i < n && ours(ips[i])) {
+    while (i < n && ours(ips[i])) i++;
+    while (i < n && in_new(ips[i])) i++;
+  } else {
+    i = 0;   /* never saw ours: keep them all */
+  }
+  while (i < n && k < MM_PROF_DEPTH) frames[k++] = ips[i++];
   __asm__ volatile("" ::: "memory");   /* not a tail call: this frame is ours */
-  return bt.n;
+  return k;
 }
 
 /* ---- tables ------------------------------------------------------------- */
@@ -443,20 +413,20 @@ void mm_prof_unlock(void) {
   pthread_mutex_unlock(&prof_lock_m);
 }
 
+/* The unwinder's lock first (a thread unwinds before it takes ours). */
 static void fork_prepare(void) {
-  pthread_rwlock_wrlock(&prof_unwind_lock);
+  mm_unwind_fork_prepare();
   pthread_mutex_lock(&prof_lock_m);
 }
 static void fork_parent(void) {
   pthread_mutex_unlock(&prof_lock_m);
-  pthread_rwlock_unlock(&prof_unwind_lock);
+  mm_unwind_fork_parent();
 }
 static void fork_child(void) {
   atomic_store(&prof_dump_seq, 0);   /* the child's files count from 0 */
   atomic_store(&prof_warned, 0);
   pthread_mutex_init(&prof_lock_m, NULL);
-  pthread_rwlock_t fresh = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
-  prof_unwind_lock = fresh;
+  mm_unwind_fork_child();
 }
 
 void mm_prof_info(mm_prof_info_t *info) {
@@ -714,8 +684,8 @@ __attribute__((constructor)) static void prof_start(void) {
   buckets = table_map(PROF_BUCKETS * sizeof(prof_stack_t *));
   if (!buckets) return;
   find_new_fns();
-  uintptr_t warm[MM_PROF_DEPTH];
-  mm_prof_backtrace(warm);   /* the unwinder's first use may allocate: now */
+  /* the unwinder's first use may allocate: now */
+  ADD(pst.table_bytes, mm_unwind_init());
   pthread_atfork(fork_prepare, fork_parent, fork_child);   /* after init.c's: taken first */
   mm_prof_on = true;
   if (mm_heap_tls != &mm_heap_empty) mm_prof_arm(mm_heap_tls);
