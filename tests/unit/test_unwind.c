@@ -83,21 +83,18 @@ static mm_noinline unsigned with_alloca(pair_t *p, int d) {
   return r + (unsigned)(a[0] != (char)d);
 }
 
-static mm_noinline unsigned big_frame(pair_t *p, int d) {
-  volatile char big[100000];
-  big[0] = (char)d;
-  big[sizeof(big) - 1] = (char)d;
-  unsigned r = next(p, d);
-  return r + (unsigned)(big[0] != big[sizeof(big) - 1]);
-}
+/* a frame of `bytes`, touched at both ends */
+#define FRAME_OF(name, bytes) \
+  static mm_noinline unsigned name(pair_t *p, int d) { \
+    volatile char big[bytes]; \
+    big[0] = (char)d; \
+    big[sizeof(big) - 1] = (char)d; \
+    unsigned r = next(p, d); \
+    return r + (unsigned)(big[0] != big[sizeof(big) - 1]); \
+  }
+FRAME_OF(big_frame, 100000)
+FRAME_OF(huge_frame, 600000)
 
-static mm_noinline unsigned huge_frame(pair_t *p, int d) {
-  volatile char big[600000];
-  big[0] = (char)d;
-  big[sizeof(big) - 1] = (char)d;
-  unsigned r = next(p, d);
-  return r + (unsigned)(big[0] != big[sizeof(big) - 1]);
-}
 
 static void *in_thread(void *arg) {
   sink = (int)next(arg, 9);
