@@ -200,13 +200,14 @@ static MM_API_TEXT mm_noinline void *malloc_first(unsigned c) {
 static MM_API_TEXT mm_noinline void *malloc_sampled(mm_heap_t *h, unsigned c) {
   mm_prof_rearm_bytes(h);
   if (mm_prof_busy()) return malloc_unsampled(h, c);   /* (the unwinder's own) */
-  uintptr_t frames[MM_PROF_DEPTH];
-  unsigned depth = mm_prof_backtrace(frames);
+  uintptr_t frames[MM_PROF_RAW];
+  unsigned first, depth;
+  MM_PROF_BACKTRACE(frames, first, depth);
   mm_heap_t *ph = mm_prof_lock();
   if (!ph) return malloc_unsampled(h, c);
   void *p = malloc_unsampled(ph, c);
   /* (its usable size: the class's, less the canary of MYMALLOC_CHECK=full) */
-  if (p) mm_prof_record(p, mm_class_size[c] - (mm_check_full() ? MM_CANARY : 0), h, frames, depth);
+  if (p) mm_prof_record(p, mm_class_size[c] - (mm_check_full() ? MM_CANARY : 0), h, frames + first, depth);
   mm_prof_unlock();
   return p ? p : malloc_unsampled(h, c);
 }
@@ -228,14 +229,15 @@ static MM_API_TEXT void *huge_alloc_in(size_t n, size_t align, bool zero) {
 static MM_API_TEXT mm_noinline void *huge_sampled(mm_heap_t *h, size_t n, size_t align, bool zero) {
   mm_prof_rearm_bytes(h);
   if (mm_prof_busy()) return huge_alloc_in(n, align, zero);
-  uintptr_t frames[MM_PROF_DEPTH];
-  unsigned depth = mm_prof_backtrace(frames);
+  uintptr_t frames[MM_PROF_RAW];
+  unsigned first, depth;
+  MM_PROF_BACKTRACE(frames, first, depth);
   void *p = huge_alloc_in(n, align, zero);
   mm_segment_t *s;
   mm_page_t *pg;
   if (p && mm_find_page(p, &s, &pg) && mm_prof_lock()) {
     s->prof_sampled = 1;
-    mm_prof_record(p, s->size - s->huge_align_off, h, frames, depth);
+    mm_prof_record(p, s->size - s->huge_align_off, h, frames + first, depth);
     mm_prof_unlock();
   }
   return p;

@@ -175,8 +175,10 @@ NEW_FNS(DECLARE_NEW)
 #define NEW_ADDR(name) name,
 #define NNEW 8
 static struct { uintptr_t lo, hi; } new_fns[NNEW];
+static uintptr_t new_lo = UINTPTR_MAX, new_hi;   /* all of them (none: empty) */
 
 static bool in_new(uintptr_t ip) {
+  if (ip < new_lo || ip >= new_hi) return false;
   for (unsigned i = 0; i < NNEW; i++)
     if (ip >= new_fns[i].lo && ip < new_fns[i].hi) return true;
   return false;
@@ -195,6 +197,8 @@ static void find_new_fns(void) {
     if (dladdr1(addr[i], &info, (void **)&sym, RTLD_DL_SYMENT) && sym && sym->st_size) size = sym->st_size;
     new_fns[i].lo = (uintptr_t)addr[i];
     new_fns[i].hi = (uintptr_t)addr[i] + size;
+    if (new_fns[i].lo < new_lo) new_lo = new_fns[i].lo;
+    if (new_fns[i].hi > new_hi) new_hi = new_fns[i].hi;
   }
 }
 
@@ -202,25 +206,20 @@ static bool ours(uintptr_t ip) {
   return ip >= (uintptr_t)__start_mymalloc_api && ip < (uintptr_t)__stop_mymalloc_api;
 }
 
-/* Phases over the return addresses, innermost first: the unwinder's
- * frames before ours (at most 4), ours, operator new's, then the
- * program's (kept). */
-MM_API_TEXT mm_noinline unsigned mm_prof_backtrace(uintptr_t *frames) {
-  uintptr_t ips[MM_PROF_DEPTH + 16];
+MM_API_TEXT mm_noinline unsigned mm_prof_walk(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t *frames,
+                                              unsigned *first) {
   prof_busy++;
-  unsigned n = mm_unwind(ips, MM_PROF_DEPTH + 16);
+  unsigned n = mm_unwind_from(pc, sp, bp, frames, MM_PROF_RAW);
   prof_busy--;
-  unsigned i = 0, k = 0;
-  while (i < n && i < 4 && !ours(ips[i])) i++;
-  if (i < n && ours(ips[i])) {
-    while (i < n && ours(ips[i])) i++;
-    while (i < n && in_new(ips[i])) i++;
-  } else {
-    i = 0;   /* never saw ours: keep them all */
-  }
-  while (i < n && k < MM_PROF_DEPTH) frames[k++] = ips[i++];
+  /* past ours (none, when our caller tail-called into the function that
+   * took the registers: its return address is our caller's), then
+   * operator new's */
+  unsigned i = 0;
+  while (i < n && ours(frames[i])) i++;
+  while (i < n && in_new(frames[i])) i++;
+  *first = i;
   __asm__ volatile("" ::: "memory");   /* not a tail call: this frame is ours */
-  return k;
+  return n - i < MM_PROF_DEPTH ? n - i : MM_PROF_DEPTH;
 }
 
 /* ---- tables ------------------------------------------------------------- */

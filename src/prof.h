@@ -6,10 +6,12 @@
 #define MM_PROF_H
 
 #include "internal.h"
+#include "unwind.h"
 
 #pragma GCC visibility push(hidden)
 
 #define MM_PROF_DEPTH 64                  /* frames kept per sample */
+#define MM_PROF_RAW (MM_PROF_DEPTH + 16)  /* .. and walked, with ours */
 
 extern bool mm_prof_on;                   /* MYMALLOC_PROFILE is set */
 /* The heap whose pages hold the sampled blocks (under the profiler's
@@ -26,9 +28,18 @@ void mm_prof_rearm_bytes(mm_heap_t *h);
 
 /* Is this thread inside the profiler (its mallocs are not sampled)? */
 bool mm_prof_busy(void);
-/* The stack of the program's call into the API: return addresses,
- * innermost first, our own frames and libstdc++'s operator new skipped. */
-unsigned mm_prof_backtrace(uintptr_t *frames);
+/* The stack of the program's call into the API, walked from the calling
+ * function (one of ours, MM_API_TEXT): return addresses, innermost
+ * first, into frames[MM_PROF_RAW]; the program's start at frames[first]
+ * (our own frames and operator new's skipped); depth: how many of those
+ * (at most MM_PROF_DEPTH). */
+#define MM_PROF_BACKTRACE(frames, first, depth) \
+  do { \
+    uintptr_t pc_, sp_, bp_; \
+    MM_UNWIND_REGS(pc_, sp_, bp_); \
+    (depth) = mm_prof_walk(pc_, sp_, bp_, (frames), &(first)); \
+  } while (0)
+unsigned mm_prof_walk(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t *frames, unsigned *first);
 
 /* The lock of the sampled blocks, their heap and the tables: returns the
  * heap (made on first use), or NULL (and unlocked) when none can be made. */

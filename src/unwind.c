@@ -31,7 +31,7 @@
  * every stack.
  *
  * libgcc's own first use may allocate (it registers the objects of a
- * static program): mm_unwind_init runs it once at start-up.  A reader
+ * static program): mm_unwind_init runs it once at start-up there.  A reader
  * lock is held around every call into libgcc, and taken as a writer
  * around fork(): a static program's child once deadlocked on a lock of
  * libgcc's that a sampling thread held at the fork.
@@ -46,7 +46,7 @@
 #include <unwind.h>
 
 static pthread_rwlock_t uw_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
-static struct { uint64_t fast, fallback, misses, flushes; } uw_count;   /* relaxed, approximate */
+static struct { uint64_t fast, fallback, misses, flushes, checks; } uw_count;   /* relaxed, approximate */
 #define COUNT(field) mm_store_relaxed(&uw_count.field, uw_count.field + 1)
 
 /* ---- libgcc's walk -------------------------------------------------------- */
@@ -87,6 +87,7 @@ void mm_unwind_info(mm_unwind_info_t *info) {
   info->fallback = mm_load_relaxed(&uw_count.fallback);
   info->misses = mm_load_relaxed(&uw_count.misses);
   info->flushes = mm_load_relaxed(&uw_count.flushes);
+  info->checks = mm_load_relaxed(&uw_count.checks);
 }
 
 #if defined(__x86_64__)
@@ -275,6 +276,7 @@ static bool run_cfi(cursor_t *c, uintptr_t loc, uintptr_t target, uint64_t caf, 
 #define RULE_LIBGCC   2u                  /* unwind the whole stack by libgcc */
 #define RULE_CFA_BP   4u                  /* the CFA is rbp + cfa_off (else rsp + cfa_off) */
 #define RULE_BP_SAVED 8u                  /* the caller's rbp is at CFA - bp_down (else rbp) */
+#define RULE_LASTING  16u                 /* in an object that is never unloaded */
 typedef struct {
   uint32_t flags;
   uint32_t bp_down;
@@ -355,8 +357,29 @@ static rule_t rule_read(uintptr_t key) {
 }
 
 /* ---- the cache --------------------------------------------------------------- */
+/* A cache entry: a rule in one word with the tag of its address (0:
+ * empty; no code is below 2^CACHE_BITS):
+ *   bits 0-4 the flags, 5-20 cfa_off / 8, 21-29 bp_down / 8,
+ *   30-63 the address >> CACHE_BITS (addresses below 2^48).
+ * A rule with larger offsets is read from the CFI every time. */
+#define CACHE_BITS 14
+#define CACHE_SLOTS ((size_t)1 << CACHE_BITS)
+#define KEY_LIMIT ((uintptr_t)1 << 48)
+#define E_FLAGS     31u
+#define E_CFA_SHIFT 5
+#define E_CFA_MAX   0xffffu
+#define E_BP_SHIFT  21
+#define E_BP_MAX    0x1ffu
+#define E_TAG_SHIFT 30
+
 static _Atomic(uint64_t) *uw_cache;       /* CACHE_SLOTS rules, 0 empty */
 static unsigned long long uw_subs;        /* dlpi_subs when it was filled */
+
+/* The objects glibc never unloads, whose rules therefore never go stale:
+ * the program, the C library, ourselves (an object loaded at start-up is
+ * never unloaded, but which those are cannot be told from outside). */
+#define NLASTING 3
+static struct { uintptr_t lo, hi; } lasting[NLASTING];
 
 static int read_subs(struct dl_phdr_info *info, size_t size, void *arg) {
   bool has = size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof(info->dlpi_subs);
@@ -371,29 +394,62 @@ static unsigned long long unloads(void) {
   return subs;
 }
 
-/* A cache entry: a rule in one word with the tag of its address (0:
- * empty; no code is below 2^CACHE_BITS):
- *   bits 0-3 the flags, 4-19 cfa_off / 8, 20-29 bp_down / 8,
- *   30-63 the address >> CACHE_BITS (addresses below 2^48).
- * A rule with larger offsets is read from the CFI every time. */
-#define CACHE_BITS 14
-#define CACHE_SLOTS ((size_t)1 << CACHE_BITS)
-#define KEY_LIMIT ((uintptr_t)1 << 48)
-#define E_CFA_SHIFT 4
-#define E_CFA_MAX   0xffffu
-#define E_BP_SHIFT  20
-#define E_BP_MAX    0x3ffu
-#define E_TAG_SHIFT 30
+static int find_lasting(struct dl_phdr_info *info, size_t size, void *arg) {
+  unsigned *seen = arg;
+  (void)size;
+  uintptr_t lo = UINTPTR_MAX, hi = 0;
+  for (unsigned i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    if (ph->p_type != PT_LOAD) continue;
+    uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+    if (a < lo) lo = a;
+    if (a + ph->p_memsz > hi) hi = a + ph->p_memsz;
+  }
+  const uintptr_t ours = (uintptr_t)mm_unwind_init, libc = (uintptr_t)dl_iterate_phdr;
+  unsigned k = *seen == 0 ? 0 : (libc >= lo && libc < hi) ? 1 : (ours >= lo && ours < hi) ? 2 : NLASTING;
+  if (k < NLASTING) { lasting[k].lo = lo; lasting[k].hi = hi; }
+  ++*seen;
+  return 0;
+}
 
-static rule_t rule_of(uintptr_t key, bool cache) {
-  if (!cache || key >= KEY_LIMIT) return rule_read(key);
+static bool is_lasting(uintptr_t a) {
+  for (unsigned k = 0; k < NLASTING; k++)
+    if (a >= lasting[k].lo && a < lasting[k].hi) return true;
+  return false;
+}
+
+/* An unloaded library empties the cache: the code at a cached address
+ * may be another's now.  (A walk that read a rule before the unload may
+ * still store it: the window of any cache of this kind.) */
+static bool check_unloads(void) {
+  COUNT(checks);
+  unsigned long long subs = unloads();
+  if (subs == ~0ull) return false;
+  if (mm_unlikely(subs != mm_load_relaxed(&uw_subs))) {
+    for (size_t i = 0; i < CACHE_SLOTS; i++) atomic_store_explicit(&uw_cache[i], 0, memory_order_relaxed);
+    mm_store_relaxed(&uw_subs, subs);
+    COUNT(flushes);
+  }
+  return true;
+}
+
+/* The rule of key.  *checked: whether this walk asked glibc about
+ * unloads yet -- only needed before trusting a cached rule of an object
+ * that may be unloaded (0: no cache). */
+static rule_t rule_of(uintptr_t key, int *checked) {
+  if (*checked < 0 || key >= KEY_LIMIT) return rule_read(key);
   _Atomic(uint64_t) *slot = &uw_cache[key & (CACHE_SLOTS - 1)];
   uint64_t e = atomic_load_explicit(slot, memory_order_relaxed);
   if (mm_likely(e >> E_TAG_SHIFT == key >> CACHE_BITS)) {
-    rule_t r = { (uint32_t)e & 15u, (uint32_t)(e >> E_BP_SHIFT & E_BP_MAX) * 8, (e >> E_CFA_SHIFT & E_CFA_MAX) * 8 };
-    return r;
+    if (mm_likely(e & RULE_LASTING) || *checked) {
+      rule_t r = { (uint32_t)e & E_FLAGS, (uint32_t)(e >> E_BP_SHIFT & E_BP_MAX) * 8, (e >> E_CFA_SHIFT & E_CFA_MAX) * 8 };
+      return r;
+    }
+    *checked = check_unloads() ? 1 : -1;
+    return rule_of(key, checked);
   }
   rule_t r = rule_read(key);
+  if (is_lasting(key)) r.flags |= RULE_LASTING;
   if (r.cfa_off / 8 <= E_CFA_MAX && r.bp_down / 8 <= E_BP_MAX && !(r.cfa_off & 7) && !(r.bp_down & 7))
     atomic_store_explicit(slot, (uint64_t)r.flags | r.cfa_off / 8 << E_CFA_SHIFT | (uint64_t)(r.bp_down / 8) << E_BP_SHIFT |
                                     (uint64_t)(key >> CACHE_BITS) << E_TAG_SHIFT, memory_order_relaxed);
@@ -405,39 +461,29 @@ static rule_t rule_of(uintptr_t key, bool cache) {
 /* Walk from the frame at pc (exact: the code runs there) with these
  * stack and frame pointers. */
 static unsigned walk(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t *ips, unsigned max) {
-  bool cache = uw_cache != NULL;
-  if (cache) {
-    unsigned long long subs = unloads();
-    if (subs == ~0ull) cache = false;
-    else if (mm_unlikely(subs != mm_load_relaxed(&uw_subs))) {
-      for (size_t i = 0; i < CACHE_SLOTS; i++) atomic_store_explicit(&uw_cache[i], 0, memory_order_relaxed);
-      mm_store_relaxed(&uw_subs, subs);
-      COUNT(flushes);
-    }
-  }
+  int checked = uw_cache ? 0 : -1;
   unsigned n = 0;
   uintptr_t key = pc;
   while (n < max) {
-    rule_t r = rule_of(key, cache);
-    if (r.flags & RULE_LIBGCC) return WALK_LIBGCC;
-    if (r.flags & RULE_END) break;
+    rule_t r = rule_of(key, &checked);
+    if (mm_unlikely(r.flags & (RULE_LIBGCC | RULE_END))) {
+      if (r.flags & RULE_LIBGCC) return WALK_LIBGCC;
+      break;
+    }
     uintptr_t cfa = ((r.flags & RULE_CFA_BP) ? bp : sp) + r.cfa_off;
-    if (cfa <= sp || (cfa & 7)) break;    /* not up the stack: it is not one */
+    if (mm_unlikely(cfa <= sp || (cfa & 7))) break;   /* not up the stack: it is not one */
     uintptr_t ra = *(const uintptr_t *)(cfa - 8);
     if (r.flags & RULE_BP_SAVED) bp = *(const uintptr_t *)(cfa - r.bp_down);
     sp = cfa;
-    if (ra == 0) break;
+    if (mm_unlikely(ra == 0)) break;
     ips[n++] = ra;
     key = ra - 1;                         /* in the call, not after it */
   }
   return n;
 }
 
-MM_API_TEXT mm_noinline unsigned mm_unwind(uintptr_t *ips, unsigned max) {
-  uintptr_t pc, sp, bp;
-  /* (rbp first: the compiler may give an output rbp, which it saved) */
-  __asm__ volatile("movq %%rbp, %2\n\tmovq %%rsp, %1\n\tleaq 0(%%rip), %0"
-                   : "=&r"(pc), "=&r"(sp), "=&r"(bp));
+MM_API_TEXT mm_noinline unsigned mm_unwind_from(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t *ips,
+                                                unsigned max) {
   unsigned n = walk(pc, sp, bp, ips, max);
   if (n == WALK_LIBGCC) {
     COUNT(fallback);
@@ -449,22 +495,53 @@ MM_API_TEXT mm_noinline unsigned mm_unwind(uintptr_t *ips, unsigned max) {
   return n;
 }
 
+MM_API_TEXT mm_noinline unsigned mm_unwind(uintptr_t *ips, unsigned max) {
+  uintptr_t pc, sp, bp;
+  MM_UNWIND_REGS(pc, sp, bp);
+  unsigned n = mm_unwind_from(pc, sp, bp, ips, max);
+  __asm__ volatile("" ::: "memory");   /* not a tail call: this frame is ours */
+  return n;
+}
+
+#ifdef MM_TEST_SEAMS
+void mm_unwind_test_nothing_lasts(void) {
+  memset(lasting, 0, sizeof(lasting));
+  for (size_t i = 0; i < CACHE_SLOTS; i++) atomic_store_explicit(&uw_cache[i], 0, memory_order_relaxed);
+}
+#endif
+
 size_t mm_unwind_init(void) {
   uintptr_t warm[8];
-  mm_unwind_libgcc(warm, 8);              /* libgcc's first use: now */
+#ifndef PIC
+  /* libgcc's first use, now: in a static program it registers the
+   * program's objects, and allocates.  (In the shared library it finds
+   * them through glibc; and a thread inside the profiler is not sampled,
+   * were a JIT's registered frames to make it allocate later.) */
+  mm_unwind_libgcc(warm, 8);
+#endif
   size_t bytes = CACHE_SLOTS * sizeof(uint64_t);
   uw_cache = mm_os_mmap(bytes);
   if (!uw_cache) return 0;
   uw_subs = unloads();
+  unsigned seen = 0;
+  dl_iterate_phdr(find_lasting, &seen);
   mm_unwind(warm, 8);
   return bytes;
 }
 
 #else   /* not x86_64: libgcc walks every stack */
 
-MM_API_TEXT mm_noinline unsigned mm_unwind(uintptr_t *ips, unsigned max) {
+MM_API_TEXT mm_noinline unsigned mm_unwind_from(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t *ips,
+                                                unsigned max) {
+  (void)pc, (void)sp, (void)bp;
   COUNT(fallback);
   unsigned n = mm_unwind_libgcc(ips, max);
+  __asm__ volatile("" ::: "memory");
+  return n;
+}
+
+MM_API_TEXT mm_noinline unsigned mm_unwind(uintptr_t *ips, unsigned max) {
+  unsigned n = mm_unwind_from(0, 0, 0, ips, max);
   __asm__ volatile("" ::: "memory");
   return n;
 }
