@@ -106,7 +106,9 @@
  *   page = segment->pages[offset >> shift].  Four cases:
  *     local            the page's owner is the calling thread's heap:
  *                      the hardening checks, push on page->free;
- *     local full page  our page on the full list: back to the queue;
+ *     local full page  our page on the full list: back to the end of
+ *                      the queue (it gathers more free blocks before
+ *                      malloc comes to it; mimalloc does the same);
  *     cross-thread     another heap's (or an abandoned) page: the same
  *                      checks, then the cross-thread cache or the page's
  *                      cross-thread list (above);

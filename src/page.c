@@ -19,6 +19,16 @@ static void queue_push(mm_page_queue_t *q, mm_page_t *pg) {
   q->first = pg;
 }
 
+/* at the end: a page that came back from the full list is used after
+ * those before it, which gives it time to gather more free blocks (one
+ * fence of page_mark_full per visit, not per block) */
+static void queue_append(mm_page_queue_t *q, mm_page_t *pg) {
+  pg->next = NULL;
+  pg->prev = q->last;
+  if (q->last) q->last->next = pg; else q->first = pg;
+  q->last = pg;
+}
+
 static void queue_remove(mm_page_queue_t *q, mm_page_t *pg) {
   if (pg->prev) pg->prev->next = pg->next; else q->first = pg->next;
   if (pg->next) pg->next->prev = pg->prev; else q->last = pg->prev;
@@ -180,7 +190,7 @@ static void page_release(mm_heap_t *h, mm_page_t *pg) {
 /* owner: pg's, without the flag MM_OWNER_FULL */
 mm_inline void page_unfull(mm_heap_t *h, mm_page_t *pg, unsigned c, uintptr_t owner) {
   queue_remove(&h->full[c], pg);
-  queue_push(&h->queue[c], pg);
+  queue_append(&h->queue[c], pg);
   /* relaxed: only the flag goes; a pusher that still sees it raises
    * its class's upkeep bit for nothing (mm_page_collect_full finds no
    * block) */
@@ -204,8 +214,9 @@ void mm_page_free_full(mm_heap_t *h, mm_page_t *pg, mm_block_t *b, uintptr_t own
     mm_page_emptied(h, pg);
     return;
   }
-  mm_page_t *cur = h->current[c];
-  if (cur == &mm_page_empty || mm_list_empty(cur->free)) page_set_current(h, c, pg);
+  /* (a class without a current page takes this one; else it waits its
+   * turn in the queue, see queue_append) */
+  if (h->current[c] == &mm_page_empty) page_set_current(h, c, pg);
 }
 
 /* pg, the queue's first page, goes to the full list.  Returns true when
