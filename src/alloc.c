@@ -317,6 +317,28 @@ MM_API_TEXT size_t mm_usable_size(void *p) {
   return mm_page_usable(pg);
 }
 
+/* A huge block resized in place or moved; on failure the caches go back
+ * and it is tried again. */
+static MM_API_TEXT void *huge_realloc_in(mm_segment_t *s, size_t n) {
+  void *r = mm_huge_realloc(s, n);
+  if (!r && mm_heap_release_memory(mm_heap_tls)) r = mm_huge_realloc(s, n);
+  return r;
+}
+
+/* A huge sample resized in place or moved by mremap: its record follows
+ * (a copy, when this fails, is a new allocation, sampled or not, and the
+ * free of p forgets it). */
+static MM_API_TEXT mm_noinline void *huge_realloc_sampled(void *p, mm_segment_t *s, size_t n) {
+  void *r = huge_realloc_in(s, n);
+  mm_segment_t *rs;
+  mm_page_t *pg;
+  if (r && mm_find_page(r, &rs, &pg) && mm_prof_lock()) {
+    rs->prof_sampled = mm_prof_move(p, r, rs->size - rs->huge_align_off);
+    mm_prof_unlock();
+  }
+  return r;
+}
+
 MM_API_TEXT void *mm_realloc(void *p, size_t n) {
   if (!p) return mm_malloc(n);
   if (n == 0) { mm_free(p); return NULL; }   /* glibc: frees, returns NULL */
@@ -327,9 +349,8 @@ MM_API_TEXT void *mm_realloc(void *p, size_t n) {
   size_t old;
   if (s->kind == MM_HUGE) {
     old = s->size - s->huge_align_off;
-    if (n > MM_MEDIUM_MAX && !s->prof_sampled) {   /* (a sample moves: copied) */
-      void *r = mm_huge_realloc(s, n);
-      if (!r && mm_heap_release_memory(mm_heap_tls)) r = mm_huge_realloc(s, n);
+    if (n > MM_MEDIUM_MAX) {
+      void *r = mm_unlikely(s->prof_sampled) ? huge_realloc_sampled(p, s, n) : huge_realloc_in(s, n);
       if (r) return r;
       /* fall through to copy (or fail) */
     }

@@ -405,6 +405,38 @@ mm_heap_t *mm_prof_forget(void *p) {
   return NULL;
 }
 
+/* Under the lock: sample p became q, of size bytes, by a realloc that
+ * kept its pages (a huge block grown or shrunk in place, or moved by
+ * mremap): its record follows it, with its stack (not a new
+ * allocation: growth counts as bytes allocated, not as a block).  false:
+ * p was not recorded, or no room (q is then not a
+ * sample). */
+bool mm_prof_move(void *p, void *q, size_t size) {
+  if (!live_cap || !live_reserve()) {
+    mm_prof_forget(p);
+    return false;
+  }
+  size_t j = live_index((uintptr_t)p, live_cap);
+  for (; live[j].addr; j = (j + 1) & (live_cap - 1)) {
+    if (live[j].addr != (uintptr_t)p) continue;
+    prof_live_t e = live[j];
+    seq_begin();
+    ADD(e.stack->inuse_bytes, (uint64_t)size - e.size);
+    if (size > e.size) ADD(e.stack->alloc_bytes, size - e.size);   /* (in use <= allocated) */
+    seq_end();
+    ADD(pst.live_bytes, (uint64_t)size - e.size);
+    live[j].addr = LIVE_DELETED;
+    e.addr = (uintptr_t)q;
+    e.size = size;
+    size_t k = live_index((uintptr_t)q, live_cap);
+    while (live[k].addr > LIVE_DELETED) k = (k + 1) & (live_cap - 1);
+    if (!live[k].addr) live_slots_used++;
+    live[k] = e;
+    return true;
+  }
+  return false;
+}
+
 /* ---- the lock ------------------------------------------------------------ */
 mm_heap_t *mm_prof_lock(void) {
   plock();

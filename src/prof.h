@@ -49,6 +49,7 @@ void mm_prof_unlock(void);
  * stack; p is freed: the heap that allocated it (NULL: not recorded). */
 void mm_prof_record(void *p, size_t size, mm_heap_t *h, const uintptr_t *frames, unsigned depth);
 mm_heap_t *mm_prof_forget(void *p);
+bool mm_prof_move(void *p, void *q, size_t size);
 
 /* For the heap report. */
 typedef struct mm_prof_info_s {

@@ -375,10 +375,12 @@ static rule_t rule_read(uintptr_t key) {
 static _Atomic(uint64_t) *uw_cache;       /* CACHE_SLOTS rules, 0 empty */
 static unsigned long long uw_subs;        /* dlpi_subs when it was filled */
 
-/* The objects glibc never unloads, whose rules therefore never go stale:
- * the program, the C library, ourselves (an object loaded at start-up is
- * never unloaded, but which those are cannot be told from outside). */
-#define NLASTING 3
+/* Objects that are never unloaded, whose rules therefore never go stale:
+ * the program, the C library and the loader (by their names: a
+ * sanitizer's runtime intercepts every libc function whose address we
+ * could take), ourselves.  (Every object loaded at start-up is never
+ * unloaded, but which those are cannot be told from outside.) */
+#define NLASTING 4
 static struct { uintptr_t lo, hi; } lasting[NLASTING];
 
 static int read_subs(struct dl_phdr_info *info, size_t size, void *arg) {
@@ -394,6 +396,12 @@ static unsigned long long unloads(void) {
   return subs;
 }
 
+static bool name_is(const char *path, const char *prefix) {
+  const char *base = strrchr(path, '/');
+  base = base ? base + 1 : path;
+  return strncmp(base, prefix, strlen(prefix)) == 0;
+}
+
 static int find_lasting(struct dl_phdr_info *info, size_t size, void *arg) {
   unsigned *seen = arg;
   (void)size;
@@ -405,8 +413,10 @@ static int find_lasting(struct dl_phdr_info *info, size_t size, void *arg) {
     if (a < lo) lo = a;
     if (a + ph->p_memsz > hi) hi = a + ph->p_memsz;
   }
-  const uintptr_t ours = (uintptr_t)mm_unwind_init, libc = (uintptr_t)dl_iterate_phdr;
-  unsigned k = *seen == 0 ? 0 : (libc >= lo && libc < hi) ? 1 : (ours >= lo && ours < hi) ? 2 : NLASTING;
+  const uintptr_t ours = (uintptr_t)mm_unwind_init;
+  const char *name = info->dlpi_name ? info->dlpi_name : "";
+  unsigned k = *seen == 0 ? 0 : name_is(name, "libc.so.") ? 1 : name_is(name, "ld-linux") ? 2
+             : (ours >= lo && ours < hi) ? 3 : NLASTING;
   if (k < NLASTING) { lasting[k].lo = lo; lasting[k].hi = hi; }
   ++*seen;
   return 0;

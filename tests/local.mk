@@ -44,6 +44,7 @@ OVERRIDE_TESTS = \
 	tests/test_profile \
 	tests/test_profile_threads \
 	tests/test_profile_fork \
+	tests/test_profile_realloc \
 	tests/test_profile_cxx \
 	tests/test_profile_signal
 OVERRIDE_SH = \
@@ -77,6 +78,8 @@ tests_test_profile_threads_LDFLAGS = $(prof_ldflags)
 tests_test_profile_threads_LDADD = $(prof_ldadd)
 tests_test_profile_fork_LDFLAGS = $(prof_ldflags)
 tests_test_profile_fork_LDADD = $(prof_ldadd)
+tests_test_profile_realloc_LDFLAGS = $(prof_ldflags)
+tests_test_profile_realloc_LDADD = $(prof_ldadd)
 tests_test_profile_signal_LDFLAGS = $(prof_ldflags)
 tests_test_profile_signal_LDADD = $(prof_ldadd)
 tests_test_profile_cxx_SOURCES = tests/test_profile_cxx.cc
