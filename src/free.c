@@ -105,11 +105,15 @@ static mm_noinline void free_to_xlist(mm_page_t *pg, mm_block_t *b, mm_heap_t *m
  * freed by the thread of me (maybe mm_heap_empty): into me's cross-thread
  * cache of its class, where me's next malloc of the class takes it while
  * it is still hot in this core's cache (the owner sees it as used
- * meanwhile), or onto the page's list.  A leaf but for tail calls. */
-mm_inline void free_cross_thread(mm_page_t *pg, mm_block_t *b, mm_heap_t *me) {
+ * meanwhile), or onto the page's list: when the cache is full, or when
+ * the page is its owner's current page of the class (internal.h).  A
+ * leaf but for tail calls. */
+mm_inline void free_cross_thread(mm_page_t *pg, mm_block_t *b, mm_heap_t *me, uintptr_t owner) {
   unsigned c = pg->class_idx;
   mm_xcache_t *x = &me->xcache[c];
-  if (mm_unlikely(x->count >= x->cap)) {
+  mm_heap_t *oh = mm_owner_heap(owner);
+  if (mm_unlikely(x->count >= x->cap) ||
+      (oh && __atomic_load_n(&oh->current[c], __ATOMIC_RELAXED) == pg)) {
     free_to_xlist(pg, b, me);
     return;
   }
@@ -133,7 +137,7 @@ mm_inline void free_block(mm_page_t *pg, mm_block_t *b, mm_heap_t *me, uintptr_t
     return;
   }
   b->key = mm_free_key(b);
-  free_cross_thread(pg, b, me);
+  free_cross_thread(pg, b, me, owner);
 }
 
 /* b (valid) is a profiling sample (prof.c): its record goes, and it goes

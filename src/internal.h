@@ -35,11 +35,17 @@
  *     the class (hot in its core's cache); at most 32 KiB of a class, but
  *     never fewer than 8 blocks (so up to 512 KiB for the 64 KiB class,
  *     3.9 MiB over all classes of one heap), none for blocks under 64
- *     bytes (passive false sharing);
+ *     bytes (passive false sharing), none of the owner's current page of
+ *     the class: the owner is popping that page and takes them back with
+ *     its next collect (fed with them, the freeing thread would work on
+ *     the owner's blocks, on the slow paths, while the owner worked on
+ *     the fast ones: a thread that hands part of what it allocates to
+ *     another one, as in rpmalloc's benchmark, then ran 1.3 times slower);
  *   - the page's cross-thread list (page->xfree, atomic, with its count),
  *     collected by the owner when it needs blocks: when the cache is full,
- *     for blocks under 64 bytes, and for frees by a thread without a heap
- *     ("heapless" frees, e.g. from a TLS destructor after ours ran).
+ *     for blocks under 64 bytes, for blocks of the owner's current page
+ *     (heap->current[c], read relaxed), and for frees by a thread without
+ *     a heap ("heapless" frees, e.g. from a TLS destructor after ours ran).
  *   The report counts both as "remote" frees; "pending" are those not yet
  *   back in use.
  *

@@ -290,7 +290,7 @@ mm_inline void page_set_fast(mm_heap_t *h, unsigned c, mm_page_t *pg) {
 
 static inline __attribute__((always_inline)) void page_set_current(mm_heap_t *h, unsigned c, mm_page_t *pg) {
   mm_xcache_t *x = &h->xcache[c];
-  h->current[c] = pg;
+  mm_store_relaxed(&h->current[c], pg);   /* (another thread's free compares it: free.c) */
   x->diverted = x->head != NULL;
   page_set_fast(h, c, x->diverted ? &mm_page_empty : pg);
 }
