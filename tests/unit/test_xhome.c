@@ -1,8 +1,11 @@
 /*
  * test_xhome -- where a cross-thread free puts its block: a block of the
  * page its owner is allocating from (the owner's current page of the
- * class) goes back to that page's cross-thread list; a block of another
- * of the owner's pages goes to the freeing thread's cross-thread cache.
+ * class) goes back to that page's cross-thread list (held with the others
+ * of that page until a block of another page comes, there are 16, or the
+ * freeing thread's cache is flushed: here at its exit); a block of
+ * another of the owner's pages goes to the freeing thread's cross-thread
+ * cache.
  *
  * Fed with the blocks another thread is allocating from, the freeing
  * thread's cache made it work on that thread's pages (its mallocs taking
@@ -20,7 +23,8 @@
 #define N 8
 
 static void *blocks[2][N];       /* [0]: of the owner's current page, [1]: of an older one */
-static unsigned cache_count[2];
+static unsigned cache_count[2], held[2];
+static uintptr_t cur_xfree_before_exit;
 
 static mm_page_t *page_of(void *p) { return mm_page_of(mm_segment_of(p), p); }
 
@@ -31,7 +35,9 @@ static void *freer(void *arg) {
   for (int k = 0; k < 2; k++) {
     for (int i = 0; i < N; i++) mymalloc_free(blocks[k][i]);
     cache_count[k] = mm_heap_tls->xcache[c].count;
+    held[k] = mm_heap_tls->xcache[c].nhome;
   }
+  cur_xfree_before_exit = atomic_load_explicit(&page_of(blocks[0][0])->xfree, memory_order_relaxed);
   return NULL;
 }
 
@@ -72,6 +78,9 @@ int main(void) {
          cache_count[0]);
   CHECKF(cache_count[1] == N, "%u blocks of an older page in the freeing thread's cache, not %d",
          cache_count[1], N);
+  CHECKF(held[0] == N && held[1] == N && cur_xfree_before_exit == 0,
+         "the blocks of the owner's current page held until the freeing thread's exit (%u, %u)",
+         held[0], held[1]);
   /* the freeing thread is gone: its cache went back to the old page */
   CHECKF(mm_xfree_count(atomic_load_explicit(&old->xfree, memory_order_acquire)) == N,
          "the dead thread's cache back on the old page's list");
