@@ -101,16 +101,46 @@ static mm_noinline void free_to_xlist(mm_page_t *pg, mm_block_t *b, mm_heap_t *m
 #endif
 }
 
+/* b (valid, key written) of pg, its owner's current page of the class:
+ * held with the blocks of the same page freed before it, and pushed with
+ * them on the page's list by one atomic operation when a block of
+ * another page comes, when they are 16 or 32 KiB, or when the cache is
+ * flushed (one push per block cost a cache-line transfer of the owner's
+ * page each). */
+#define MM_HOME_BLOCKS 16
+#define MM_HOME_BYTES  32768
+static mm_noinline void free_home(mm_page_t *pg, mm_block_t *b, mm_xcache_t *x) {
+  mm_block_t *h = x->home;
+  if (h && mm_page_of(mm_segment_of(h), h) != pg) {
+    mm_page_flush_home(x);
+    h = NULL;
+  }
+  b->next = mm_encode(b, h ? h : mm_list_end(b));
+  if (!h) x->home_last = b;
+  x->home = b;
+  mm_count(x->nxlist);   /* (on its page's list, in a moment) */
+  x->nhome++;
+  if (x->nhome >= MM_HOME_BLOCKS || (size_t)x->nhome * pg->block_size >= MM_HOME_BYTES)
+    mm_page_flush_home(x);
+}
+
 /* b (valid, key written) of another heap's page, or of an abandoned one,
  * freed by the thread of me (maybe mm_heap_empty): into me's cross-thread
  * cache of its class, where me's next malloc of the class takes it while
  * it is still hot in this core's cache (the owner sees it as used
- * meanwhile), or onto the page's list.  A leaf but for tail calls. */
-mm_inline void free_cross_thread(mm_page_t *pg, mm_block_t *b, mm_heap_t *me) {
+ * meanwhile); onto the page's list when the cache is full; back to its
+ * page, a few at a time (free_home), when the page is its owner's current
+ * page of the class (internal.h).  A leaf but for tail calls. */
+mm_inline void free_cross_thread(mm_page_t *pg, mm_block_t *b, mm_heap_t *me, uintptr_t owner) {
   unsigned c = pg->class_idx;
   mm_xcache_t *x = &me->xcache[c];
+  mm_heap_t *oh = mm_owner_heap(owner);
   if (mm_unlikely(x->count >= x->cap)) {
     free_to_xlist(pg, b, me);
+    return;
+  }
+  if (oh && __atomic_load_n(&oh->current[c], __ATOMIC_RELAXED) == pg) {
+    free_home(pg, b, x);
     return;
   }
   b->next = mm_encode(b, x->head);
@@ -133,7 +163,7 @@ mm_inline void free_block(mm_page_t *pg, mm_block_t *b, mm_heap_t *me, uintptr_t
     return;
   }
   b->key = mm_free_key(b);
-  free_cross_thread(pg, b, me);
+  free_cross_thread(pg, b, me, owner);
 }
 
 /* b (valid) is a profiling sample (prof.c): its record goes, and it goes

@@ -35,10 +35,12 @@ static uint64_t purge_delay_ns(void) { return (uint64_t)mm_option(MM_OPT_PURGE_D
 
 /* Every block of h's cross-thread caches back to its page: blocks of
  * pages that are ours (adopted since) by a local free, others'
- * through their pages' cross-thread lists. */
+ * through their pages' cross-thread lists; the blocks held for their
+ * owners' current pages onto those pages' lists. */
 static void xcache_flush(mm_heap_t *h) {
   for (unsigned c = 0; c < MM_NCLASSES; c++) {
     mm_xcache_t *x = &h->xcache[c];
+    mm_page_flush_home(x);
     mm_block_t *b = x->head;
     x->head = NULL;
     mm_store_relaxed(&x->nflushed, x->nflushed + x->count);

@@ -35,11 +35,21 @@
  *     the class (hot in its core's cache); at most 32 KiB of a class, but
  *     never fewer than 8 blocks (so up to 512 KiB for the 64 KiB class,
  *     3.9 MiB over all classes of one heap), none for blocks under 64
- *     bytes (passive false sharing);
+ *     bytes (passive false sharing), none of the owner's current page of
+ *     the class (heap->current[c], read relaxed): the owner is popping
+ *     that page and takes them back with its next collect.  Fed with
+ *     them, the freeing thread would work on the owner's blocks, on the
+ *     slow paths, while the owner worked on the fast ones: a thread that
+ *     hands part of what it allocates to another one, as in rpmalloc's
+ *     benchmark, then ran 1.3 times slower.  They go back to their page's
+ *     list a few at a time (xcache->home: blocks of one page, up to 16
+ *     or 32 KiB, pushed by one atomic operation, when a block of another
+ *     page comes or the cache is flushed);
  *   - the page's cross-thread list (page->xfree, atomic, with its count),
  *     collected by the owner when it needs blocks: when the cache is full,
- *     for blocks under 64 bytes, and for frees by a thread without a heap
- *     ("heapless" frees, e.g. from a TLS destructor after ours ran).
+ *     for blocks under 64 bytes, for blocks of the owner's current page
+ *     (above), and for frees by a thread without a heap ("heapless"
+ *     frees, e.g. from a TLS destructor after ours ran).
  *   The report counts both as "remote" frees; "pending" are those not yet
  *   back in use.
  *
@@ -389,6 +399,12 @@ typedef struct mm_xcache_s {
                                      empty page (I8): set by the first
                                      push, cleared by the slow path when
                                      the cache is found empty */
+  mm_block_t *home, *home_last;   /* blocks of one page, its owner's
+                                     current page when they were freed, on
+                                     their way to its cross-thread list
+                                     (linked first to last, last's link
+                                     written by the push) */
+  uint32_t nhome;                 /* .. how many */
   uint64_t npushed;               /* cross-thread frees into the cache */
   uint64_t nflushed;              /* blocks flushed out of it unused */
   uint64_t nxlist;                /* cross-thread frees pushed directly on

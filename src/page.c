@@ -109,15 +109,15 @@ void mm_page_collect(mm_page_t *pg) {
  *   - a failed CAS is relaxed: it only gives the new head;
  *   - the fetch_or is release: pairs with mm_page_collect_full's acquire
  *     exchange (the block itself is ordered by the CAS). */
-void mm_page_push_xfree(mm_page_t *pg, mm_block_t *b) {
-  unsigned c = pg->class_idx;   /* (before b is published) */
+void mm_page_push_xfree_list(mm_page_t *pg, mm_block_t *first, mm_block_t *last, uint32_t n) {
+  unsigned c = pg->class_idx;   /* (before the blocks are published) */
   _Atomic(uint32_t) *pin = mm_segment_pin(&mm_heap_tls);
   uintptr_t head = atomic_load_explicit(&pg->xfree, memory_order_relaxed);
   uintptr_t next;
   do {
     mm_block_t *old = mm_xfree_list(head);
-    b->next = mm_encode(b, old ? old : mm_list_end(b));
-    next = (uintptr_t)b | ((uintptr_t)(mm_xfree_count(head) + 1) << MM_XFREE_SHIFT);
+    last->next = mm_encode(last, old ? old : mm_list_end(last));
+    next = (uintptr_t)first | ((uintptr_t)(mm_xfree_count(head) + n) << MM_XFREE_SHIFT);
   } while (!atomic_compare_exchange_weak_explicit(&pg->xfree, &head, next,
                                                   memory_order_seq_cst, memory_order_relaxed));
   /* If the page is (now) on its owner's full list, tell the owner. */
@@ -125,6 +125,19 @@ void mm_page_push_xfree(mm_page_t *pg, mm_block_t *b) {
   if (owner & MM_OWNER_FULL)
     atomic_fetch_or_explicit(&mm_owner_heap(owner)->upkeep, (uint64_t)1 << c, memory_order_release);
   mm_segment_unpin(pin);
+}
+
+void mm_page_push_xfree(mm_page_t *pg, mm_block_t *b) { mm_page_push_xfree_list(pg, b, b, 1); }
+
+/* (its blocks are counted as used by their page until then: the page
+ * stays, whatever its owner does meanwhile) */
+
+void mm_page_flush_home(mm_xcache_t *x) {
+  mm_block_t *first = x->home;
+  if (!first) return;
+  x->home = NULL;
+  mm_page_push_xfree_list(mm_page_of(mm_segment_of(first), first), first, x->home_last, x->nhome);
+  x->nhome = 0;
 }
 
 /* ---- pages of a heap ------------------------------------------------------------ */
@@ -301,7 +314,7 @@ mm_inline void page_set_fast(mm_heap_t *h, unsigned c, mm_page_t *pg) {
 
 static inline __attribute__((always_inline)) void page_set_current(mm_heap_t *h, unsigned c, mm_page_t *pg) {
   mm_xcache_t *x = &h->xcache[c];
-  h->current[c] = pg;
+  mm_store_relaxed(&h->current[c], pg);   /* (another thread's free compares it: free.c) */
   x->diverted = x->head != NULL;
   page_set_fast(h, c, x->diverted ? &mm_page_empty : pg);
 }

@@ -52,6 +52,11 @@ void mm_page_detach(mm_heap_t *h, mm_page_t *pg);
 /* Push b (checked, key written) on the cross-thread list of pg, a page
  * of another heap (or of none). */
 void mm_page_push_xfree(mm_page_t *pg, mm_block_t *b);
+/* The same for first .. last, n blocks of pg linked from first to last
+ * (last's link is written here). */
+void mm_page_push_xfree_list(mm_page_t *pg, mm_block_t *first, mm_block_t *last, uint32_t n);
+/* The blocks x holds for their owner's current page go onto its list. */
+void mm_page_flush_home(mm_xcache_t *x);
 
 /* Push b (checked, key written) on pg, a page of h's own.  A page that
  * empties is looked at (mm_page_emptied). */
