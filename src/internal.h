@@ -118,7 +118,8 @@
  *                      the hardening checks, push on page->free;
  *     local full page  our page on the full list: back to the end of
  *                      the queue (it gathers more free blocks before
- *                      malloc comes to it; mimalloc does the same);
+ *                      malloc comes to it; mimalloc does the same), or
+ *                      to its front when it holds under 32 blocks;
  *     cross-thread     another heap's (or an abandoned) page: the same
  *                      checks, then the cross-thread cache or the page's
  *                      cross-thread list (above);

@@ -203,7 +203,10 @@ static void page_release(mm_heap_t *h, mm_page_t *pg) {
 /* owner: pg's, without the flag MM_OWNER_FULL */
 mm_inline void page_unfull(mm_heap_t *h, mm_page_t *pg, unsigned c, uintptr_t owner) {
   queue_remove(&h->full[c], pg);
-  queue_append(&h->queue[c], pg);
+  /* (a page of few blocks, medium ones, goes first as before: it would
+   * rather be used again than empty and be faulted in anew) */
+  if (pg->capacity >= 32) queue_append(&h->queue[c], pg);
+  else queue_push(&h->queue[c], pg);
   /* relaxed: only the flag goes; a pusher that still sees it raises
    * its class's upkeep bit for nothing (mm_page_collect_full finds no
    * block) */
