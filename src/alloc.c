@@ -325,15 +325,23 @@ static MM_API_TEXT void *huge_realloc_in(mm_segment_t *s, size_t n) {
   return r;
 }
 
-/* A huge sample resized in place or moved by mremap: its record follows
- * (a copy, when this fails, is a new allocation, sampled or not, and the
- * free of p forgets it). */
+/* A huge sample resized in place or moved by mremap: its record is held
+ * out of the profiler's table meanwhile, then follows the block (or goes
+ * back to p when this fails: the caller copies, a new allocation, and
+ * the free of p forgets it). */
 static MM_API_TEXT mm_noinline void *huge_realloc_sampled(void *p, mm_segment_t *s, size_t n) {
+  mm_prof_held_t held;
+  bool have = false;
+  if (mm_prof_lock()) {
+    have = mm_prof_hold(p, &held);
+    mm_prof_unlock();
+  }
   void *r = huge_realloc_in(s, n);
+  void *at = r ? r : p;
   mm_segment_t *rs;
   mm_page_t *pg;
-  if (r && mm_find_page(r, &rs, &pg) && mm_prof_lock()) {
-    rs->prof_sampled = mm_prof_move(p, r, rs->size - rs->huge_align_off);
+  if (mm_find_page(at, &rs, &pg) && mm_prof_lock()) {
+    rs->prof_sampled = have && mm_prof_place(at, rs->size - rs->huge_align_off, &held);
     mm_prof_unlock();
   }
   return r;

@@ -63,7 +63,7 @@
  *   floor 5 process:    init
  *   floor 4 policy:     heap
  *   floor 3 mechanism:  page huge segment
- *   floor 2 base:       check options format segmap sizeclass state unwind
+ *   floor 2 base:       check options format segmap sizeclass state stackwalk
  *   floor 1 kernel:     os
  *
  *   os.c        the only contact with the kernel (memory, clock, write);
@@ -73,7 +73,7 @@
  *   segmap.c    the segment map: "is this address ours?" in O(1)
  *   format.c    formatting into a stack buffer, out through write(2)
  *   options.c   the MYMALLOC_* options
- *   unwind.c    call stacks from the DWARF call-frame information, for
+ *   stackwalk.c call stacks from the DWARF call-frame information, for
  *               the profiler (a cache of rules; libgcc behind it)
  *   check.c     pointer validation, the one fatal-error function, the
  *               MYMALLOC_CHECK=full fills and canaries, the debug walker

@@ -129,9 +129,9 @@ void mm_page_push_xfree_list(mm_page_t *pg, mm_block_t *first, mm_block_t *last,
 
 void mm_page_push_xfree(mm_page_t *pg, mm_block_t *b) { mm_page_push_xfree_list(pg, b, b, 1); }
 
-/* (its blocks are counted as used by their page until then: the page
- * stays, whatever its owner does meanwhile) */
-
+/* The blocks x holds for their owner's current page onto that page's
+ * list (they are counted as used by their page until then: the page
+ * stays, whatever its owner does meanwhile). */
 void mm_page_flush_home(mm_xcache_t *x) {
   mm_block_t *first = x->home;
   if (!first) return;

@@ -23,7 +23,7 @@
  * the free of every other block is untouched.  A huge sample carries
  * segment->prof_sampled.
  *
- * Stacks.  unwind.c walks them by the DWARF call-frame information that
+ * Stacks.  stackwalk.c walks them by the DWARF call-frame information that
  * Debian's builds keep (.eh_frame) also without frame pointers: on
  * x86_64 through a cache of each return address's rule, elsewhere (and
  * for signal frames and rules it does not cache) by libgcc's
@@ -57,7 +57,7 @@
 #include "os.h"
 #include "sizeclass.h"
 #include "state.h"
-#include "unwind.h"
+#include "stackwalk.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -405,36 +405,54 @@ mm_heap_t *mm_prof_forget(void *p) {
   return NULL;
 }
 
-/* Under the lock: sample p became q, of size bytes, by a realloc that
- * kept its pages (a huge block grown or shrunk in place, or moved by
- * mremap): its record follows it, with its stack (not a new
- * allocation: growth counts as bytes allocated, not as a block).  false:
- * p was not recorded, or no room (q is then not a
- * sample). */
-bool mm_prof_move(void *p, void *q, size_t size) {
-  if (!live_cap || !live_reserve()) {
-    mm_prof_forget(p);
-    return false;
-  }
+/* Under the lock: the record of sample p leaves the map for a realloc
+ * that keeps the block's pages (a huge block resized in place or moved
+ * by mremap); its counters stay.  Taken out before the realloc: another
+ * thread may get p's old address meanwhile, and sample it.  false: p was
+ * not recorded. */
+bool mm_prof_hold(void *p, mm_prof_held_t *held) {
+  if (!live_cap) return false;
   size_t j = live_index((uintptr_t)p, live_cap);
   for (; live[j].addr; j = (j + 1) & (live_cap - 1)) {
     if (live[j].addr != (uintptr_t)p) continue;
-    prof_live_t e = live[j];
-    seq_begin();
-    ADD(e.stack->inuse_bytes, (uint64_t)size - e.size);
-    if (size > e.size) ADD(e.stack->alloc_bytes, size - e.size);   /* (in use <= allocated) */
-    seq_end();
-    ADD(pst.live_bytes, (uint64_t)size - e.size);
+    held->stack = live[j].stack;
+    held->size = live[j].size;
+    held->heap = live[j].heap;
     live[j].addr = LIVE_DELETED;
-    e.addr = (uintptr_t)q;
-    e.size = size;
-    size_t k = live_index((uintptr_t)q, live_cap);
-    while (live[k].addr > LIVE_DELETED) k = (k + 1) & (live_cap - 1);
-    if (!live[k].addr) live_slots_used++;
-    live[k] = e;
+    ADD(pst.live, -1);
     return true;
   }
   return false;
+}
+
+/* Under the lock: the held record back, for the block q of size bytes
+ * (p itself when the realloc failed), with its stack: not a new
+ * allocation; growth counts as bytes allocated (in use <= allocated).
+ * false: no room -- the record is dropped, q is not a sample. */
+bool mm_prof_place(void *q, size_t size, const mm_prof_held_t *held) {
+  prof_stack_t *st = held->stack;
+  bool room = live_reserve();
+  seq_begin();
+  if (room) {
+    ADD(st->inuse_bytes, (uint64_t)size - held->size);
+    if (size > held->size) ADD(st->alloc_bytes, size - held->size);
+  } else {
+    ADD(st->inuse_count, -1);
+    ADD(st->inuse_bytes, -held->size);
+  }
+  seq_end();
+  if (!room) {
+    ADD(pst.live_bytes, -held->size);
+    ADD(pst.dropped, 1);
+    return false;
+  }
+  ADD(pst.live_bytes, (uint64_t)size - held->size);
+  ADD(pst.live, 1);
+  size_t k = live_index((uintptr_t)q, live_cap);
+  while (live[k].addr > LIVE_DELETED) k = (k + 1) & (live_cap - 1);
+  if (!live[k].addr) live_slots_used++;
+  live[k] = (prof_live_t){ (uintptr_t)q, st, size, held->heap };
+  return true;
 }
 
 /* ---- the lock ------------------------------------------------------------ */

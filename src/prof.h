@@ -6,7 +6,7 @@
 #define MM_PROF_H
 
 #include "internal.h"
-#include "unwind.h"
+#include "stackwalk.h"
 
 #pragma GCC visibility push(hidden)
 
@@ -49,7 +49,15 @@ void mm_prof_unlock(void);
  * stack; p is freed: the heap that allocated it (NULL: not recorded). */
 void mm_prof_record(void *p, size_t size, mm_heap_t *h, const uintptr_t *frames, unsigned depth);
 mm_heap_t *mm_prof_forget(void *p);
-bool mm_prof_move(void *p, void *q, size_t size);
+/* A huge sample resized by a realloc that keeps its pages: its record
+ * held out of the table meanwhile, then placed at the block's address. */
+typedef struct mm_prof_held_s {
+  void *stack;
+  uint64_t size;
+  mm_heap_t *heap;
+} mm_prof_held_t;
+bool mm_prof_hold(void *p, mm_prof_held_t *held);
+bool mm_prof_place(void *q, size_t size, const mm_prof_held_t *held);
 
 /* For the heap report. */
 typedef struct mm_prof_info_s {

@@ -1,5 +1,5 @@
 /*
- * test_unwind -- the profiler's unwinder (src/unwind.c) gives the stacks
+ * test_unwind -- the profiler's unwinder (src/stackwalk.c) gives the stacks
  * that libgcc's _Unwind_Backtrace gives, frame for frame: through
  * functions without a frame pointer, with one (alloca), with frames of
  * 100 KB and of 600 KB (too large for the cache: read every time), in a thread (the stack ends at clone's first frame), from a
@@ -10,7 +10,7 @@
  * empties the cache.
  */
 #include "internal.h"
-#include "unwind.h"
+#include "stackwalk.h"
 #include "harness.h"
 
 #include <alloca.h>

@@ -1,5 +1,5 @@
 /*
- * unwind.c -- the call stack of a sampled allocation (unwind.h).
+ * stackwalk.c -- the call stack of a sampled allocation (stackwalk.h).
  *
  * Debian builds without frame pointers, so a stack is walked by the DWARF
  * call-frame information (CFI) that every object keeps in .eh_frame:
@@ -36,7 +36,7 @@
  * around fork(): a static program's child once deadlocked on a lock of
  * libgcc's that a sampling thread held at the fork.
  */
-#include "unwind.h"
+#include "stackwalk.h"
 #include "os.h"
 
 #include <link.h>
@@ -277,6 +277,8 @@ static bool run_cfi(cursor_t *c, uintptr_t loc, uintptr_t target, uint64_t caf, 
 #define RULE_CFA_BP   4u                  /* the CFA is rbp + cfa_off (else rsp + cfa_off) */
 #define RULE_BP_SAVED 8u                  /* the caller's rbp is at CFA - bp_down (else rbp) */
 #define RULE_LASTING  16u                 /* in an object that is never unloaded */
+#define RULE_NO_CFI   32u                 /* (with RULE_END) no FDE: not cached, a
+                                             library may be loaded there later */
 typedef struct {
   uint32_t flags;
   uint32_t bp_down;
@@ -285,6 +287,7 @@ typedef struct {
 
 static const rule_t rule_libgcc = { RULE_LIBGCC, 0, 0 };
 static const rule_t rule_end = { RULE_END, 0, 0 };
+static const rule_t rule_no_cfi = { RULE_END | RULE_NO_CFI, 0, 0 };
 
 /* The rule of code address key, read from its CFI. */
 static rule_t rule_read(uintptr_t key) {
@@ -292,7 +295,7 @@ static rule_t rule_read(uintptr_t key) {
   pthread_rwlock_rdlock(&uw_lock);
   const uint8_t *fde = _Unwind_Find_FDE((void *)key, &bases);
   pthread_rwlock_unlock(&uw_lock);
-  if (!fde) return rule_end;              /* JIT code, or no stack at all */
+  if (!fde) return rule_no_cfi;           /* JIT code, or no stack at all */
   COUNT(misses);
   /* (.eh_frame and the FDEs stay mapped as long as their object) */
   uint32_t fde_len, cie_off, cie_len;
@@ -460,7 +463,8 @@ static rule_t rule_of(uintptr_t key, int *checked) {
   }
   rule_t r = rule_read(key);
   if (is_lasting(key)) r.flags |= RULE_LASTING;
-  if (r.cfa_off / 8 <= E_CFA_MAX && r.bp_down / 8 <= E_BP_MAX && !(r.cfa_off & 7) && !(r.bp_down & 7))
+  if (!(r.flags & RULE_NO_CFI) && r.cfa_off / 8 <= E_CFA_MAX && r.bp_down / 8 <= E_BP_MAX && !(r.cfa_off & 7) &&
+      !(r.bp_down & 7))
     atomic_store_explicit(slot, (uint64_t)r.flags | r.cfa_off / 8 << E_CFA_SHIFT | (uint64_t)(r.bp_down / 8) << E_BP_SHIFT |
                                     (uint64_t)(key >> CACHE_BITS) << E_TAG_SHIFT, memory_order_relaxed);
   return r;

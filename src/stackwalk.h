@@ -1,9 +1,9 @@
 /*
- * unwind.h -- the call stack, as return addresses (unwind.c), for the
+ * stackwalk.h -- the call stack, as return addresses (stackwalk.c), for the
  * heap profiler.
  */
-#ifndef MM_UNWIND_H
-#define MM_UNWIND_H
+#ifndef MM_STACKWALK_H
+#define MM_STACKWALK_H
 
 #include "internal.h"
 
