@@ -164,9 +164,20 @@ static void walk_segment(mm_heap_t *h, mm_segment_t *s, bool full) {
 
 void mm_heap_check(mm_heap_t *h) {
   if (h == &mm_heap_empty) return;
+  size_t kept_bytes = 0, nkept = 0;
   for (unsigned c = 0; c < MM_NCLASSES; c++) {
-    for (mm_page_t *pg = h->queue[c].first; pg; pg = pg->next) walk_page(h, pg, c, false);
-    for (mm_page_t *pg = h->full[c].first; pg; pg = pg->next) walk_page(h, pg, c, true);
+    for (mm_page_t *pg = h->queue[c].first; pg; pg = pg->next) {
+      walk_page(h, pg, c, false);
+      if (pg->kept) {
+        WALK("I9", pg->used == 0 && h->current[c] != pg, pg);
+        kept_bytes += (size_t)pg->capacity * pg->block_size;
+        nkept++;
+      }
+    }
+    for (mm_page_t *pg = h->full[c].first; pg; pg = pg->next) {
+      walk_page(h, pg, c, true);
+      WALK("I9", !pg->kept, pg);
+    }
     mm_page_t *cur = h->current[c];
     WALK("I8", cur == &mm_page_empty || cur->class_idx == c, h);
     const mm_xcache_t *x = &h->xcache[c];
@@ -175,6 +186,13 @@ void mm_heap_check(mm_heap_t *h) {
     for (size_t i = 0; i < MM_NSLOTS; i++)
       if (mm_class_lookup[i] == c) WALK("I8", h->fast[i].page == want, &h->fast[i]);
   }
+  WALK("I9", kept_bytes == h->kept_bytes && kept_bytes <= MM_KEPT_MAX, h);
+  for (mm_page_t *pg = h->kept; pg; pg = pg->kept_next) {
+    WALK("I9", pg->kept && (pg->kept_next == NULL || pg->kept_next->kept_prev == pg), pg);
+    WALK("I9", nkept > 0, pg);
+    nkept--;
+  }
+  WALK("I9", nkept == 0, h);
   for (int k = 0; k < 2; k++) {
     for (mm_segment_t *s = h->segments[k]; s; s = s->next) walk_segment(h, s, false);
     for (mm_segment_t *s = h->segments_full[k]; s; s = s->next) walk_segment(h, s, true);

@@ -253,6 +253,7 @@ static void purge_due(mm_heap_t *h) {
     h->purge_at_ns = 0;
     mm_segment_purge_free_slots(h);
     purge_free_blocks(h);
+    mm_page_release_kept(h);   /* (their slots: at the next purge) */
   }
   if (pool_due && now >= pool_due) mm_segment_pool_purge(false);
 }

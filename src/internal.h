@@ -195,6 +195,10 @@
  *      has or had blocks since the last slow path) or in the checked
  *      mode; a cache with blocks is diverted; heap->current[c] is the
  *      empty page or a page of class c.
+ *  I9  heap->kept lists exactly the pages with page->kept set: pages of
+ *      the heap's queues (never the full lists), none of them current
+ *      when it was emptied, with used == 0 when kept; heap->kept_bytes is
+ *      the sum of their capacity * block_size, at most MM_KEPT_MAX.
  *
  * ==========================================================================
  * Size classes  (the "fixed-size bins", sizeclass.c)
@@ -319,6 +323,7 @@ mm_inline bool mm_dec_borrows(uint64_t *p) {
 #define MM_ADDRESS_LIMIT     ((uintptr_t)1 << MM_ADDRESS_BITS)
 
 #define MM_NCLASSES          44
+#define MM_KEPT_MAX          ((size_t)1 << 20)        /* kept empty pages, per heap */
 #define MM_SMALL_MAX         8192                     /* small pages */
 #define MM_MEDIUM_MAX        65536                    /* largest class */
 #define MM_LOOKUP_MAX        1024                     /* table lookup */
@@ -365,6 +370,8 @@ struct __attribute__((aligned(64))) mm_page_s {   /* 128 bytes, 2 cache lines */
   mm_block_t *free __attribute__((aligned(64)));   /* owner's free list */
   uint32_t used;                  /* blocks out of the page (I1) */
   mm_page_t *next, *prev;         /* the heap's queue of this class */
+  mm_page_t *kept_next, *kept_prev;   /* the heap's kept pages (I9) */
+  uint8_t kept;                   /* on that list */
 };
 
 _Static_assert(sizeof(struct mm_page_s) == 128, "free() finds a page by shifting");
@@ -466,6 +473,8 @@ struct __attribute__((aligned(64))) mm_heap_s {   /* no cache line shared by two
   uint32_t purge_tick;                    /* refills until the purges are
                                              looked at (the clock read) */
   uint64_t last_block_purge_ns;           /* free blocks were purged then */
+  mm_page_t *kept;                        /* empty pages kept for reuse (I9) */
+  size_t kept_bytes;                      /* .. their blocks' bytes */
   mm_xcache_t xcache[MM_NCLASSES];        /* cross-thread caches */
   /* the two counters of the fast paths, one 8-byte slot per class */
   uint64_t nmalloc[MM_NCLASSES];          /* allocation requests (slow path) */

@@ -5,6 +5,7 @@
  */
 #include "page.h"
 #include "check.h"
+#include "options.h"
 #include "os.h"
 #include "segment.h"
 #include "sizeclass.h"
@@ -140,6 +141,28 @@ void mm_page_flush_home(mm_xcache_t *x) {
   x->nhome = 0;
 }
 
+/* ---- kept pages: emptied pages that stay with their heap ------------------ */
+mm_inline size_t page_bytes(const mm_page_t *pg) { return (size_t)pg->capacity * pg->block_size; }
+
+static void kept_add(mm_heap_t *h, mm_page_t *pg) {
+  pg->kept = 1;
+  pg->kept_prev = NULL;
+  pg->kept_next = h->kept;
+  if (h->kept) h->kept->kept_prev = pg;
+  h->kept = pg;
+  h->kept_bytes += page_bytes(pg);
+}
+
+mm_inline void kept_remove(mm_heap_t *h, mm_page_t *pg) {
+  if (mm_likely(!pg->kept)) return;
+  if (pg->kept_prev) pg->kept_prev->kept_next = pg->kept_next;
+  else h->kept = pg->kept_next;
+  if (pg->kept_next) pg->kept_next->kept_prev = pg->kept_prev;
+  pg->kept_next = pg->kept_prev = NULL;
+  pg->kept = 0;
+  h->kept_bytes -= page_bytes(pg);
+}
+
 /* ---- pages of a heap ------------------------------------------------------------ */
 void mm_page_init(mm_heap_t *h, mm_page_t *pg, unsigned c) {
   size_t bsize = mm_class_size[c];
@@ -152,6 +175,8 @@ void mm_page_init(mm_heap_t *h, mm_page_t *pg, unsigned c) {
   pg->limit = 0;
   pg->magic = mm_class_magic[c];
   pg->used = 0;
+  pg->kept = 0;
+  pg->kept_next = pg->kept_prev = NULL;
   pg->free = mm_list_end(pg);
   pg->checked = mm_check_full();
   /* relaxed: no block of the page is out, no other thread touches it */
@@ -170,6 +195,8 @@ void mm_page_init(mm_heap_t *h, mm_page_t *pg, unsigned c) {
 
 void mm_page_attach(mm_heap_t *h, mm_page_t *pg) {
   unsigned c = pg->class_idx;
+  pg->kept = 0;   /* (the heap that left it dropped its list) */
+  pg->kept_next = pg->kept_prev = NULL;
   /* release, as in mm_page_init; the fields came with the segment, under
    * the segment lock (abandon, then adopt) */
   atomic_store_explicit(&pg->owner, mm_owner_tag(h, false), memory_order_release);
@@ -181,6 +208,7 @@ void mm_page_attach(mm_heap_t *h, mm_page_t *pg) {
 /* (the heap's lists are dropped as a whole by the caller) */
 void mm_page_detach(mm_heap_t *h, mm_page_t *pg) {
   unsigned c = pg->class_idx;
+  kept_remove(h, pg);
   mm_store_relaxed(&h->npages[c], h->npages[c] - 1);
   mm_store_relaxed(&h->nblocks[c], h->nblocks[c] - pg->capacity);
   pg->next = pg->prev = NULL;
@@ -192,6 +220,7 @@ void mm_page_detach(mm_heap_t *h, mm_page_t *pg) {
 
 static void page_release(mm_heap_t *h, mm_page_t *pg) {
   unsigned c = pg->class_idx;
+  kept_remove(h, pg);
   if (page_is_full(pg)) queue_remove(&h->full[c], pg);
   else queue_remove(&h->queue[c], pg);
   mm_store_relaxed(&h->npages[c], h->npages[c] - 1);
@@ -263,7 +292,9 @@ static void page_late_push(mm_heap_t *h, mm_page_t *pg, unsigned c, uintptr_t ow
 /* Keep the page when it is the current page of its class (the next
  * malloc of the class pops from it: a loop that allocates and frees one
  * block must not give its page back and take it again each time), or the
- * last page of its class with room; give it back otherwise.  The page is
+ * last page of its class with room; else keep it on the heap's kept list
+ * while MM_KEPT_MAX allows (I9: the class takes it back as it is; the
+ * next purge gives it back); give it back otherwise.  The page is
  * on the queue: every caller has taken it off the full list first (the
  * fast path of free only sees pages whose owner has no flag). */
 void mm_page_emptied(mm_heap_t *h, mm_page_t *pg) {
@@ -271,6 +302,16 @@ void mm_page_emptied(mm_heap_t *h, mm_page_t *pg) {
   unsigned c = pg->class_idx;
   if (h->current[c] == pg || (h->queue[c].first == pg && pg->next == NULL)) return;
   if (mm_unlikely(h->live == 0)) return;
+  if (!pg->kept && h->kept_bytes + page_bytes(pg) <= MM_KEPT_MAX) {
+    /* kept for the class's next mallocs, without a new page's set-up
+     * and carving (a program that frees and allocates batches, like
+     * rpmalloc's benchmark, empties pages and needs them again at once);
+     * given back at the next purge (heap.c) */
+    kept_add(h, pg);
+    if (!h->purge_at_ns)
+      h->purge_at_ns = mm_clock_ns() + (uint64_t)mm_option(MM_OPT_PURGE_DELAY_MS) * 1000000u;
+    return;
+  }
   page_release(h, pg);
 }
 
@@ -329,6 +370,7 @@ void mm_page_set_fast(mm_heap_t *h, unsigned c, mm_page_t *pg) { page_set_fast(h
 /* The page mm_page_find returns becomes the current one. */
 mm_inline mm_page_t *page_found(mm_heap_t *h, unsigned c, mm_page_t *pg) {
   mm_assert(h->queue[c].first == pg);
+  kept_remove(h, pg);   /* (in use again) */
   if (!mm_checked_mode() && h->current[c] != pg) page_set_current(h, c, pg);   /* else every malloc is slow */
   return pg;
 }
@@ -378,6 +420,15 @@ mm_page_t *mm_page_find(mm_heap_t *h, unsigned c) {
   }
   if (!pg) return NULL;
   return page_found(h, c, pg);
+}
+
+size_t mm_page_release_kept(mm_heap_t *h) {
+  size_t n = 0;
+  while (h->kept) {
+    page_release(h, h->kept);
+    n++;
+  }
+  return n;
 }
 
 size_t mm_page_release_empty(mm_heap_t *h, bool all) {
