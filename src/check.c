@@ -187,12 +187,17 @@ void mm_heap_check(mm_heap_t *h) {
       if (mm_class_lookup[i] == c) WALK("I8", h->fast[i].page == want, &h->fast[i]);
   }
   WALK("I9", kept_bytes == h->kept_bytes && kept_bytes <= MM_KEPT_MAX, h);
+  WALK("I9", h->kept == NULL || h->kept->kept_prev == NULL, h);
+  size_t listed_bytes = 0;
   for (mm_page_t *pg = h->kept; pg; pg = pg->kept_next) {
     WALK("I9", pg->kept && (pg->kept_next == NULL || pg->kept_next->kept_prev == pg), pg);
+    WALK("I9", pg->block_size != 0 && mm_segment_of(pg)->heap == h, pg);
+    WALK("I9", atomic_load_explicit(&pg->owner, memory_order_relaxed) == mm_owner_tag(h, false), pg);
     WALK("I9", nkept > 0, pg);
     nkept--;
+    listed_bytes += (size_t)pg->capacity * pg->block_size;
   }
-  WALK("I9", nkept == 0, h);
+  WALK("I9", nkept == 0 && listed_bytes == h->kept_bytes, h);
   for (int k = 0; k < 2; k++) {
     for (mm_segment_t *s = h->segments[k]; s; s = s->next) walk_segment(h, s, false);
     for (mm_segment_t *s = h->segments_full[k]; s; s = s->next) walk_segment(h, s, true);

@@ -251,9 +251,9 @@ static void purge_due(mm_heap_t *h) {
   if (huge_due && now >= huge_due) mm_huge_cache_purge(false);
   if (h->purge_at_ns && now >= h->purge_at_ns) {
     h->purge_at_ns = 0;
+    mm_page_release_kept(h, -1);   /* first: their slots are purged with the others */
     mm_segment_purge_free_slots(h);
     purge_free_blocks(h);
-    mm_page_release_kept(h);   /* (their slots: at the next purge) */
   }
   if (pool_due && now >= pool_due) mm_segment_pool_purge(false);
 }
@@ -327,6 +327,8 @@ void mm_heap_upkeep(mm_heap_t *h) {
 static mm_page_t *new_page_slot(mm_heap_t *h, enum mm_kind kind) {
   mm_page_t *pg = mm_segment_page_alloc(h, kind);
   if (pg) return pg;
+  /* the pages kept for reuse (I9) give way before the heap grows */
+  if (h->kept && mm_page_release_kept(h, (int)kind) && (pg = mm_segment_page_alloc(h, kind))) return pg;
   for (int tries = 0; tries < MM_ADOPT_TRIES && !h->segments[kind] && heap_adopt(h); tries++) {}
   if ((pg = mm_segment_page_alloc(h, kind))) return pg;
   purge_before_growth(h);

@@ -195,10 +195,10 @@
  *      has or had blocks since the last slow path) or in the checked
  *      mode; a cache with blocks is diverted; heap->current[c] is the
  *      empty page or a page of class c.
- *  I9  heap->kept lists exactly the pages with page->kept set: pages of
- *      the heap's queues (never the full lists), none of them current
- *      when it was emptied, with used == 0 when kept; heap->kept_bytes is
- *      the sum of their capacity * block_size, at most MM_KEPT_MAX.
+ *  I9  heap->kept lists exactly the pages with page->kept set; while
+ *      kept, a page is owned by the heap, on its class's queue (never a
+ *      full list), not current, with used == 0; heap->kept_bytes is the
+ *      sum of their capacity * block_size, at most MM_KEPT_MAX.
  *
  * ==========================================================================
  * Size classes  (the "fixed-size bins", sizeclass.c)

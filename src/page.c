@@ -422,11 +422,16 @@ mm_page_t *mm_page_find(mm_heap_t *h, unsigned c) {
   return page_found(h, c, pg);
 }
 
-size_t mm_page_release_kept(mm_heap_t *h) {
+size_t mm_page_release_kept(mm_heap_t *h, int kind) {
   size_t n = 0;
-  while (h->kept) {
-    page_release(h, h->kept);
-    n++;
+  mm_page_t *pg = h->kept;
+  while (pg) {
+    mm_page_t *next = pg->kept_next;
+    if (kind < 0 || mm_segment_of(pg)->kind == kind) {
+      page_release(h, pg);
+      n++;
+    }
+    pg = next;
   }
   return n;
 }

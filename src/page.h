@@ -45,8 +45,9 @@ void mm_page_emptied(mm_heap_t *h, mm_page_t *pg);
  * each class too).  Returns how many. */
 size_t mm_page_release_empty(mm_heap_t *h, bool all);
 /* Give back h's kept pages (emptied pages it keeps for reuse, up to
- * MM_KEPT_MAX bytes: internal.h, I9); how many. */
-size_t mm_page_release_kept(mm_heap_t *h);
+ * MM_KEPT_MAX bytes: internal.h, I9) in segments of `kind` (enum
+ * mm_kind; -1: all of them); how many. */
+size_t mm_page_release_kept(mm_heap_t *h, int kind);
 
 /* A page of an adopted segment joins h / of an abandoned one leaves it. */
 void mm_page_attach(mm_heap_t *h, mm_page_t *pg);

@@ -10,9 +10,11 @@
  * by block (one block per carve for blocks of 4 KiB and up).
  */
 #include "internal.h"
+#include "check.h"
 #include "state.h"
 #include "harness.h"
 
+#include <stdlib.h>
 #include <unistd.h>
 
 #define SIZE 4096                /* 64 KiB pages of 16 blocks */
@@ -28,6 +30,8 @@ int main(void) {
   mymalloc_free(mymalloc_malloc(1));   /* the process is set up */
   th_skip_under_valgrind("test_kept", "the checked mode keeps no current page");
   if (mm_checked_mode()) th_skip("test_kept", "the checked mode (MYMALLOC_CHECK=full) keeps no current page");
+  if (getenv("MYMALLOC_PURGE_DELAY_MS"))
+    th_skip("test_kept", "MYMALLOC_PURGE_DELAY_MS is set: the test needs the default 250 ms");
   mm_heap_t *h = mm_heap_tls;
   /* PAGES + 1 pages of the class, each filled: the last one is current */
   void *first = mymalloc_malloc(SIZE);
@@ -76,6 +80,7 @@ int main(void) {
       CHECKF(h->kept_bytes == fit * bytes, "still %zu bytes kept", h->kept_bytes);
     }
   }
+  mm_heap_check(h);
   CHECKF(h->npages[c] == npages - (PAGES - fit), "%llu pages held, not %llu",
          (unsigned long long)h->npages[c], (unsigned long long)(npages - (PAGES - fit)));
 
@@ -94,6 +99,7 @@ int main(void) {
   CHECKF(h->kept_bytes == (fit - 1) * bytes, "%zu bytes kept after the reuse", h->kept_bytes);
   CHECKF(reused->reserved == reused->capacity || reused->reserved > 1,
          "its blocks as they were (%u carved), not carved again", reused->reserved);
+  mm_heap_check(h);
   mymalloc_free(p);
   for (unsigned i = 0; i < n; i++) mymalloc_free(again[i]);
 
@@ -102,20 +108,38 @@ int main(void) {
   mymalloc_free(mymalloc_malloc(SIZE));   /* (the trim is done by the next slow path) */
   CHECKF(h->kept == NULL && h->kept_bytes == 0, "%zu bytes kept after malloc_trim", h->kept_bytes);
 
-  /* and so does the purge, after MYMALLOC_PURGE_DELAY_MS (250 ms) */
-  for (unsigned i = 0; i < cap; i++) blk[0][i] = mymalloc_malloc(SIZE);
-  for (unsigned i = 0; i < cap; i++) blk[1][i] = mymalloc_malloc(SIZE);
+  /* and so does the purge, after MYMALLOC_PURGE_DELAY_MS (250 ms): a
+   * page emptied while a later page of its class is current is kept */
+  void *pre[64];   /* the rest of the current page first */
+  unsigned npre = 0;
+  pre[npre++] = mymalloc_malloc(SIZE);
+  mm_page_t *pre_page = page_of(pre[0]);
+  while (npre < 64 && page_of(pre[npre - 1]) == pre_page) pre[npre++] = mymalloc_malloc(SIZE);
+  blk[0][0] = pre[--npre];   /* the first block of a new page */
+  for (int k = 0; k < 3; k++)
+    for (unsigned i = k == 0; i < cap; i++) blk[k][i] = mymalloc_malloc(SIZE);
+  void *last = mymalloc_malloc(SIZE);
   mm_page_t *a = page_of(blk[0][0]);
+  CHECKF(page_of(blk[0][cap - 1]) == a && h->current[c] != a, "a full page, not current");
   for (unsigned i = 0; i < cap; i++) mymalloc_free(blk[0][i]);
   size_t kept_now = h->kept_bytes;
+  CHECKF(a->kept && kept_now == bytes, "the emptied page kept (%zu bytes)", kept_now);
+  uint64_t held = h->npages[c];
+  mm_heap_check(h);
   usleep(300 * 1000);
   /* slow paths of another class: the clock is read every 8th refill */
   static void *small[20000];
   for (int i = 0; i < 20000; i++) small[i] = mymalloc_malloc(64);
-  CHECKF(h->kept_bytes < kept_now || !a->kept, "kept pages given back at the purge (%zu -> %zu bytes)",
-         kept_now, h->kept_bytes);
+  CHECKF(!a->kept && h->kept == NULL && h->kept_bytes == 0,
+         "kept pages given back at the purge (%zu -> %zu bytes)", kept_now, h->kept_bytes);
+  CHECKF(h->npages[c] == held - 1 && a->block_size != SIZE, "its slot back to the segment (%llu pages)",
+         (unsigned long long)h->npages[c]);
+  mm_heap_check(h);
   for (int i = 0; i < 20000; i++) mymalloc_free(small[i]);
-  for (unsigned i = 0; i < cap; i++) mymalloc_free(blk[1][i]);
+  for (int k = 1; k < 3; k++)
+    for (unsigned i = 0; i < cap; i++) mymalloc_free(blk[k][i]);
+  mymalloc_free(last);
+  for (unsigned i = 0; i < npre; i++) mymalloc_free(pre[i]);
   mymalloc_free(cur_blk);
   for (unsigned i = 0; i < npad; i++) mymalloc_free(pad[i]);
   return test_done("test_kept");

@@ -64,6 +64,7 @@ static void break_i5(void) { mm_segment_t *s; page_of(medium_block, &s); mm_segm
 static void break_i6(void) { page_of(small_block, NULL)->start += 8; }
 static void break_i7(void) { mm_page_t *pg = page_of(small_block, NULL); pg->limit += pg->block_size; }
 static void break_i8(void) { mm_heap_tls->fast[(64 + 15) >> 4].page = &mm_page_empty; }
+static void break_i9(void) { page_of(small_block, NULL)->kept = 1; }   /* kept, not listed */
 
 int main(void) {
   th_skip_under_valgrind("test_walker", "breaks the heap on purpose: memcheck reports it first");
@@ -83,6 +84,7 @@ int main(void) {
   struct { const char *inv; void (*corrupt)(void); } cases[] = {
     { "I1", break_i1 }, { "I2", break_i2 }, { "I3", break_i3 }, { "I4", break_i4 },
     { "I5", break_i5 }, { "I6", break_i6 }, { "I7", break_i7 }, { "I8", break_i8 },
+    { "I9", break_i9 },
   };
   for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
     st = run(cases[k].corrupt, out, sizeof(out));
