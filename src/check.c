@@ -170,7 +170,7 @@ void mm_heap_check(mm_heap_t *h) {
       walk_page(h, pg, c, false);
       if (pg->kept) {
         WALK("I9", pg->used == 0 && h->current[c] != pg, pg);
-        kept_bytes += (size_t)pg->capacity * pg->block_size;
+        kept_bytes += mm_page_bytes(pg);
         nkept++;
       }
     }
@@ -195,7 +195,7 @@ void mm_heap_check(mm_heap_t *h) {
     WALK("I9", atomic_load_explicit(&pg->owner, memory_order_relaxed) == mm_owner_tag(h, false), pg);
     WALK("I9", nkept > 0, pg);
     nkept--;
-    listed_bytes += (size_t)pg->capacity * pg->block_size;
+    listed_bytes += mm_page_bytes(pg);
   }
   WALK("I9", nkept == 0 && listed_bytes == h->kept_bytes, h);
   for (int k = 0; k < 2; k++) {

@@ -29,7 +29,6 @@ _Atomic(uint64_t) mm_heapless_frees[MM_NCLASSES];
 /* Abandoned segments adopted at most by one refill. */
 #define MM_ADOPT_TRIES 4
 
-static uint64_t purge_delay_ns(void) { return (uint64_t)mm_option(MM_OPT_PURGE_DELAY_MS) * 1000000u; }
 
 /* ---- the cross-thread caches ----------------------------------------------- */
 
@@ -344,7 +343,7 @@ mm_page_t *mm_heap_refill_new(mm_heap_t *h, unsigned c) {
   for (int tries = 0; tries < MM_ADOPT_TRIES && heap_adopt(h); tries++)
     if ((pg = mm_page_find(h, c))) return pg;
   /* a new page: what is free elsewhere is purged after the delay */
-  if (!h->purge_at_ns) h->purge_at_ns = mm_clock_ns() + purge_delay_ns();
+  mm_segment_purge_later(h);
   pg = new_page_slot(h, mm_class_size[c] <= MM_SMALL_MAX ? MM_SMALL : MM_MEDIUM);
   if (!pg) {
     mm_page_set_current(h, c, &mm_page_empty);

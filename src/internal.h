@@ -535,6 +535,9 @@ mm_inline mm_page_t *mm_page_of(mm_segment_t *s, const void *p) {
   return &s->pages[((uintptr_t)p - (uintptr_t)s) >> s->page_shift];
 }
 
+/* The bytes of pg's blocks (what a kept page counts for, I9). */
+mm_inline size_t mm_page_bytes(const mm_page_t *pg) { return (size_t)pg->capacity * pg->block_size; }
+
 /* The segment and page of p, given the page shift of its segment. */
 mm_inline mm_page_t *mm_page_by_map(const void *p, unsigned shift, mm_segment_t **sp) {
   mm_segment_t *s = (mm_segment_t *)((uintptr_t)p & ~(uintptr_t)MM_SEGMENT_MASK);

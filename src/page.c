@@ -5,7 +5,6 @@
  */
 #include "page.h"
 #include "check.h"
-#include "options.h"
 #include "os.h"
 #include "segment.h"
 #include "sizeclass.h"
@@ -142,7 +141,6 @@ void mm_page_flush_home(mm_xcache_t *x) {
 }
 
 /* ---- kept pages: emptied pages that stay with their heap ------------------ */
-mm_inline size_t page_bytes(const mm_page_t *pg) { return (size_t)pg->capacity * pg->block_size; }
 
 static void kept_add(mm_heap_t *h, mm_page_t *pg) {
   pg->kept = 1;
@@ -150,7 +148,7 @@ static void kept_add(mm_heap_t *h, mm_page_t *pg) {
   pg->kept_next = h->kept;
   if (h->kept) h->kept->kept_prev = pg;
   h->kept = pg;
-  h->kept_bytes += page_bytes(pg);
+  h->kept_bytes += mm_page_bytes(pg);
 }
 
 mm_inline void kept_remove(mm_heap_t *h, mm_page_t *pg) {
@@ -160,7 +158,7 @@ mm_inline void kept_remove(mm_heap_t *h, mm_page_t *pg) {
   if (pg->kept_next) pg->kept_next->kept_prev = pg->kept_prev;
   pg->kept_next = pg->kept_prev = NULL;
   pg->kept = 0;
-  h->kept_bytes -= page_bytes(pg);
+  h->kept_bytes -= mm_page_bytes(pg);
 }
 
 /* ---- pages of a heap ------------------------------------------------------------ */
@@ -302,14 +300,13 @@ void mm_page_emptied(mm_heap_t *h, mm_page_t *pg) {
   unsigned c = pg->class_idx;
   if (h->current[c] == pg || (h->queue[c].first == pg && pg->next == NULL)) return;
   if (mm_unlikely(h->live == 0)) return;
-  if (!pg->kept && h->kept_bytes + page_bytes(pg) <= MM_KEPT_MAX) {
+  if (!pg->kept && h->kept_bytes + mm_page_bytes(pg) <= MM_KEPT_MAX) {
     /* kept for the class's next mallocs, without a new page's set-up
      * and carving (a program that frees and allocates batches, like
      * rpmalloc's benchmark, empties pages and needs them again at once);
      * given back at the next purge (heap.c) */
     kept_add(h, pg);
-    if (!h->purge_at_ns)
-      h->purge_at_ns = mm_clock_ns() + (uint64_t)mm_option(MM_OPT_PURGE_DELAY_MS) * 1000000u;
+    mm_segment_purge_later(h);
     return;
   }
   page_release(h, pg);

@@ -257,11 +257,13 @@ mm_page_t *mm_segment_page_alloc(mm_heap_t *h, enum mm_kind kind) {
   return pg;
 }
 
+void mm_segment_purge_later(mm_heap_t *h) {
+  if (!h->purge_at_ns) h->purge_at_ns = mm_clock_ns() + (uint64_t)mm_option(MM_OPT_PURGE_DELAY_MS) * 1000000u;
+}
+
 void mm_segment_page_free(mm_heap_t *h, mm_page_t *pg) {
   mm_segment_t *s = mm_segment_of(pg);
-  /* what is free is given back after the purge delay (heap.c) */
-  if (!h->purge_at_ns && h->live)
-    h->purge_at_ns = mm_clock_ns() + (uint64_t)mm_option(MM_OPT_PURGE_DELAY_MS) * 1000000u;
+  if (h->live) mm_segment_purge_later(h);   /* what is free goes back after the delay */
   bool was_full = s->free_slots == 0;
   pg->block_size = 0;
   pg->magic = 0;                 /* no pointer passes mm_is_block_start */

@@ -27,6 +27,9 @@ mm_page_t *mm_segment_page_alloc(mm_heap_t *h, enum mm_kind kind);
 /* The slot of pg is free again; a segment left without pages goes to the
  * pool (and may be given back to the kernel). */
 void mm_segment_page_free(mm_heap_t *h, mm_page_t *pg);
+/* h's purge timer, armed unless it is: what h holds free is given back
+ * MYMALLOC_PURGE_DELAY_MS from now (heap.c, purge_due). */
+void mm_segment_purge_later(mm_heap_t *h);
 
 /* The thread of s is gone: s goes to the abandoned list, without owner.
  * mm_segment_take_abandoned gives one back (NULL: none). */

@@ -97,8 +97,8 @@ int main(void) {
     if (pages[k] == reused) which = (int)k;
   CHECKF(which >= 0 && !reused->kept, "the page came from the kept ones (%d)", which);
   CHECKF(h->kept_bytes == (fit - 1) * bytes, "%zu bytes kept after the reuse", h->kept_bytes);
-  CHECKF(reused->reserved == reused->capacity || reused->reserved > 1,
-         "its blocks as they were (%u carved), not carved again", reused->reserved);
+  CHECKF(reused->reserved == reused->capacity,
+         "its blocks as they were (%u of %u carved), not carved again", reused->reserved, reused->capacity);
   mm_heap_check(h);
   mymalloc_free(p);
   for (unsigned i = 0; i < n; i++) mymalloc_free(again[i]);
